@@ -1,0 +1,94 @@
+// HTTP/1.1 client used by the provider adapters (internal header).
+//
+// Beast underneath, but this header keeps Beast out: callers see plain strings and a pull-based body.
+#pragma once
+
+#include <alloy/config.hpp>
+#include <alloy/errors.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace alloy::http {
+
+/// Header list; names compared case-insensitively by find().
+struct Headers {
+    std::vector<std::pair<std::string, std::string>> items;
+    void set(std::string name, std::string value);
+    /// Value of the first header named `name` (case-insensitive), or std::nullopt.
+    std::optional<std::string_view> find(std::string_view name) const;
+};
+
+/// One outgoing request. `url` is absolute (http:// or https://), query included.
+struct Request {
+    std::string method = "POST";
+    std::string url;
+    Headers headers;
+    std::string body;
+};
+
+/// A complete response.
+struct Response {
+    int status = 0;
+    Headers headers;
+    std::string body;
+};
+
+/// A response whose headers have arrived and whose body is read incrementally.
+/// Destroying it before the end of the body closes the connection (it is never returned to the pool);
+/// reading it to the end returns the connection to the pool.
+class ResponseStream {
+public:
+    virtual ~ResponseStream() = default;
+    virtual int status() const noexcept = 0;
+    virtual const Headers& headers() const noexcept = 0;
+    /// The next piece of the body (decoded from chunked encoding), or std::nullopt at its end.
+    /// Each read is bounded by the stream idle timeout; the total by max_response_bytes.
+    virtual boost::asio::awaitable<std::optional<std::string>> next_chunk() = 0;
+    /// Reads the rest of the body (used for error bodies), bounded like next_chunk().
+    virtual boost::asio::awaitable<std::string> read_rest() = 0;
+};
+
+/// Thread-safe HTTP client with keep-alive connection pools keyed by (executor, origin).
+///
+/// Failures throw alloy::CommandError with kind connection / timeout / response_too_large / protocol /
+/// cancelled and Diagnostics::phase naming the phase ("resolve", "connect", "tls_handshake", "proxy",
+/// "write", "first_byte", "stream_idle", "read"). A connection that saw an error, a timeout or a
+/// cancellation is closed, never reused. HTTP error statuses are NOT exceptions here: they are returned.
+/// Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (CONNECT tunnelling for https).
+class Client {
+public:
+    Client();
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    /// Sends `request` on the calling coroutine's executor and reads the whole response.
+    /// `settings` gives this request's timeouts, size limit and TLS options (pools are also keyed by
+    /// the TLS options, so connections made with a custom CA are never used for other requests).
+    boost::asio::awaitable<Response> send(Request request, ResolvedSettings::Http settings);
+    /// Sends `request` and returns once the response headers have arrived.
+    boost::asio::awaitable<std::unique_ptr<ResponseStream>> open(Request request,
+                                                                  ResolvedSettings::Http settings);
+
+    /// Counters for tests and benchmarks.
+    struct Stats {
+        std::size_t connections_opened = 0;
+        std::size_t connections_reused = 0;
+    };
+    Stats stats() const;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace alloy::http
