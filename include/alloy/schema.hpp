@@ -84,7 +84,9 @@ template <class T>
 boost::json::object schema_node(SchemaBuilder& builder) {
     check_supported<T>();
     constexpr JsonKind kind = json_kind<T>();
-    if constexpr (kind == JsonKind::boolean) {
+    if constexpr (kind == JsonKind::unsupported) {
+        return {};  // check_supported reported it
+    } else if constexpr (kind == JsonKind::boolean) {
         return primitive_schema("boolean");
     } else if constexpr (kind == JsonKind::integer) {
         return primitive_schema("integer");
