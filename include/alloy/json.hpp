@@ -22,7 +22,7 @@
 //     ignored) "true"/"false", "yes"/"no", "y"/"n", "t"/"f", "on"/"off", "1"/"0";
 //   - std::string requires a JSON string: numbers and booleans are NOT converted to text;
 //   - enums: the enumerator name, matched exactly first, then case-insensitively;
-//   - structs: unknown keys are ignored; a missing member is an error unless it is a std::optional
+//   - structs (must be default-constructible): unknown keys are ignored; a missing member is an error unless it is a std::optional
 //     (then std::nullopt); `null` is accepted only by std::optional (as std::nullopt) and boost::json::value.
 // A value that does not convert throws ConversionError naming the JSON path and the expected type.
 #pragma once
