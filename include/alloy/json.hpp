@@ -22,7 +22,7 @@
 //     ignored) "true"/"false", "yes"/"no", "y"/"n", "t"/"f", "on"/"off", "1"/"0";
 //   - std::string requires a JSON string: numbers and booleans are NOT converted to text;
 //   - enums: the enumerator name, matched exactly first, then case-insensitively;
-//   - structs: unknown keys are ignored; a missing member is an error unless it is a std::optional
+//   - structs (must be default-constructible): unknown keys are ignored; a missing member is an error unless it is a std::optional
 //     (then std::nullopt); `null` is accepted only by std::optional (as std::nullopt) and boost::json::value.
 // A value that does not convert throws ConversionError naming the JSON path and the expected type.
 #pragma once
@@ -249,7 +249,8 @@ template <class T>
 std::string detail::compute_type_name() {
     check_supported<T>();
     constexpr JsonKind kind = json_kind<T>();
-    if constexpr (kind == JsonKind::boolean) return "boolean";
+    if constexpr (kind == JsonKind::unsupported) return {};  // check_supported reported it
+    else if constexpr (kind == JsonKind::boolean) return "boolean";
     else if constexpr (kind == JsonKind::integer) return "integer";
     else if constexpr (kind == JsonKind::number) return "number";
     else if constexpr (kind == JsonKind::string) return "string";
@@ -268,7 +269,9 @@ template <class T>
 boost::json::value to_json(const T& value) {
     detail::check_supported<T>();
     constexpr auto kind = detail::json_kind<T>();
-    if constexpr (kind == detail::JsonKind::boolean) {
+    if constexpr (kind == detail::JsonKind::unsupported) {
+        return {};  // check_supported reported it
+    } else if constexpr (kind == detail::JsonKind::boolean) {
         return boost::json::value(value);
     } else if constexpr (kind == detail::JsonKind::integer) {
         if constexpr (std::is_signed_v<T>) return boost::json::value(static_cast<std::int64_t>(value));
@@ -315,7 +318,9 @@ template <class T>
 T from_json_at(const boost::json::value& v, JsonPath& path) {
     check_supported<T>();
     constexpr JsonKind kind = json_kind<T>();
-    if constexpr (kind == JsonKind::boolean) {
+    if constexpr (kind == JsonKind::unsupported) {
+        throw_mismatch(path, "a supported type", v);  // unreachable: check_supported reported it
+    } else if constexpr (kind == JsonKind::boolean) {
         return read_bool(v, path);
     } else if constexpr (kind == JsonKind::integer) {
         const IntegerValue n = read_integer(v, path);

@@ -36,8 +36,9 @@ enum class SchemaMode {
     /// Open objects (maps, boost::json::object) and untyped values (boost::json::value, json::array)
     /// cannot be expressed and throw ConfigurationError naming the type.
     strict_output,
-    /// Tool parameters: std::optional<T> members are left out of `required` and described by T's schema
-    /// (the model omits them; `null` is accepted too); maps become
+    /// Tool parameters: std::optional<T> struct members are left out of `required` and described by T's
+    /// schema (the model omits them; `null` is accepted too); other optionals (array items, map values,
+    /// the root) are nullable as in strict mode; maps become
     /// `{"type":"object","additionalProperties":<T>}`, boost::json::object `{"type":"object"}`,
     /// boost::json::array `{"type":"array"}` and boost::json::value `{}` (anything).
     tool_parameters,
@@ -84,7 +85,9 @@ template <class T>
 boost::json::object schema_node(SchemaBuilder& builder) {
     check_supported<T>();
     constexpr JsonKind kind = json_kind<T>();
-    if constexpr (kind == JsonKind::boolean) {
+    if constexpr (kind == JsonKind::unsupported) {
+        return {};  // check_supported reported it
+    } else if constexpr (kind == JsonKind::boolean) {
         return primitive_schema("boolean");
     } else if constexpr (kind == JsonKind::integer) {
         return primitive_schema("integer");
@@ -105,9 +108,15 @@ boost::json::object schema_node(SchemaBuilder& builder) {
         properties.reserve(boost::mp11::mp_size<described_members<T>>::value);
         boost::mp11::mp_for_each<described_members<T>>([&](auto d) {
             using Member = std::remove_cvref_t<decltype(std::declval<T&>().*d.pointer)>;
+            if constexpr (json_kind<Member>() == JsonKind::optional) {
+                if (builder.mode() == SchemaMode::tool_parameters) {
+                    // An optional tool parameter is simply left out by the model.
+                    properties.emplace(d.name, schema_node<typename Member::value_type>(builder));
+                    return;
+                }
+            }
             properties.emplace(d.name, schema_node<Member>(builder));
-            if (builder.mode() == SchemaMode::strict_output || json_kind<Member>() != JsonKind::optional)
-                required.emplace_back(d.name);
+            required.emplace_back(d.name);
         });
         boost::json::object out;
         out.reserve(4);
@@ -122,9 +131,7 @@ boost::json::object schema_node(SchemaBuilder& builder) {
         out.emplace("items", schema_node<typename T::value_type>(builder));
         return out;
     } else if constexpr (kind == JsonKind::optional) {
-        auto inner = schema_node<typename T::value_type>(builder);
-        if (builder.mode() == SchemaMode::tool_parameters) return inner;
-        return nullable_schema(std::move(inner));
+        return nullable_schema(schema_node<typename T::value_type>(builder));
     } else if constexpr (kind == JsonKind::map) {
         require_non_strict(builder.mode(), type_name<T>(), "open objects are not allowed in strict output");
         boost::json::object out;

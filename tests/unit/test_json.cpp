@@ -62,7 +62,17 @@ BOOST_DESCRIBE_STRUCT(Level2, (), (by_key))
 struct Level1 { std::optional<Level2> inner; };
 BOOST_DESCRIBE_STRUCT(Level1, (), (inner))
 
+namespace outer::inner {
+struct Qualified { int x = 0; };
+BOOST_DESCRIBE_STRUCT(Qualified, (), (x))
+}  // namespace outer::inner
+
 }  // namespace json_test
+
+namespace {
+struct Hidden { int y = 0; };
+BOOST_DESCRIBE_STRUCT(Hidden, (), (y))
+}  // namespace
 
 using namespace json_test;
 namespace json = boost::json;
@@ -274,6 +284,11 @@ TEST_CASE("type_name names every supported kind", "[json]") {
     CHECK(alloy::type_name<json::value>() == "any JSON value");
     CHECK(alloy::type_name<json::object>() == "object");
     CHECK(alloy::type_name<json::array>() == "array");
+    CHECK(alloy::type_name<outer::inner::Qualified>() == "Qualified");
+    CHECK(alloy::type_name<Hidden>() == "Hidden");
+    CHECK(alloy::type_name<std::vector<Hidden>>() == "array of Hidden");
+    CHECK(alloy::detail::short_type_name(typeid(std::map<std::string, outer::inner::Qualified>)).rfind(
+              "map<basic_string<char", 0) == 0);
 }
 
 TEST_CASE("snippet makes short single-line excerpts", "[json]") {

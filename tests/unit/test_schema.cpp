@@ -116,7 +116,9 @@ TEST_CASE("schemas of primitives, enums, vectors and optionals in both modes", "
     CHECK(tool<std::string>() == R"({"type":"string"})");
     CHECK(tool<Status>() == R"({"type":"string","enum":["open","closed"]})");
     CHECK(tool<std::vector<std::string>>() == R"({"type":"array","items":{"type":"string"}})");
-    CHECK(tool<std::optional<int>>() == R"({"type":"integer"})");
+    CHECK(tool<std::optional<int>>() == R"({"type":["integer","null"]})");
+    CHECK(tool<std::vector<std::optional<Status>>>() ==
+          R"({"type":"array","items":{"anyOf":[{"type":"string","enum":["open","closed"]},{"type":"null"}]}})");
     CHECK(tool<std::map<std::string, int>>() == R"({"type":"object","additionalProperties":{"type":"integer"}})");
     CHECK(tool<std::unordered_map<std::string, Item>>() ==
           R"({"type":"object","additionalProperties":{"type":"object","properties":{"name":{"type":"string"},)"
@@ -152,6 +154,7 @@ TEST_CASE("tool-parameter struct schema: optionals not required, maps and JSON v
           R"("options":{"type":"object"}},"required":["a","weights","anything","options"],)"
           R"("additionalProperties":false})");
     CHECK(tool<Order>().find(R"("required":["id","total","paid","status","items"])") != std::string::npos);
+    CHECK(tool<Order>().find(R"("note":{"type":"string"},"gift":{"type":"object",)") != std::string::npos);
 }
 
 TEST_CASE("strict mode rejects open objects and untyped JSON, naming the type", "[schema]") {
