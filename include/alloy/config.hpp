@@ -31,50 +31,50 @@ RetryPredicate retry_on_kinds(std::initializer_list<ErrorKind> kinds);
 
 /// HTTP transport settings. Zero durations or sizes are not allowed; std::nullopt means "inherit".
 struct HttpSettings {
-    std::optional<std::chrono::milliseconds> resolve_timeout;     ///< DNS resolution (default 10 s)
-    std::optional<std::chrono::milliseconds> connect_timeout;     ///< TCP connect (default 10 s)
-    std::optional<std::chrono::milliseconds> tls_timeout;         ///< TLS handshake (default 10 s)
-    std::optional<std::chrono::milliseconds> write_timeout;       ///< sending the request (default 30 s)
-    std::optional<std::chrono::milliseconds> first_byte_timeout;  ///< until response headers (default 600 s)
-    std::optional<std::chrono::milliseconds> stream_idle_timeout; ///< max gap between body chunks (default 120 s)
-    std::optional<std::size_t> max_response_bytes;   ///< response body limit (default 32 MiB)
-    std::optional<int> request_retries;              ///< transport-level retries of retryable failures (default 2; 0 = off)
-    std::optional<int> max_connections_per_origin;   ///< pool bound per origin and executor (default 64)
-    std::optional<std::chrono::milliseconds> pool_idle_timeout;   ///< idle pooled connections expire (default 60 s)
-    std::optional<std::string> ca_file;              ///< extra PEM CA bundle to trust (default: system store only)
+    std::optional<std::chrono::milliseconds> resolve_timeout{};     ///< DNS resolution (default 10 s)
+    std::optional<std::chrono::milliseconds> connect_timeout{};     ///< TCP connect (default 10 s)
+    std::optional<std::chrono::milliseconds> tls_timeout{};         ///< TLS handshake (default 10 s)
+    std::optional<std::chrono::milliseconds> write_timeout{};       ///< sending the request (default 30 s)
+    std::optional<std::chrono::milliseconds> first_byte_timeout{};  ///< until response headers (default 600 s)
+    std::optional<std::chrono::milliseconds> stream_idle_timeout{}; ///< max gap between body chunks (default 120 s)
+    std::optional<std::size_t> max_response_bytes{};   ///< response body limit (default 32 MiB)
+    std::optional<int> request_retries{};              ///< transport-level retries of retryable failures (default 2; 0 = off)
+    std::optional<int> max_connections_per_origin{};   ///< pool bound per origin and executor (default 64)
+    std::optional<std::chrono::milliseconds> pool_idle_timeout{};   ///< idle pooled connections expire (default 60 s)
+    std::optional<std::string> ca_file{};              ///< extra PEM CA bundle to trust (default: system store only)
     /// Disables TLS certificate and host-name verification. Only for local test servers; never default.
-    std::optional<bool> insecure_skip_tls_verify;
+    std::optional<bool> insecure_skip_tls_verify{};
 };
 
 /// Every setting of a command run. All fields are optional; see the file comment for precedence.
 struct Settings {
     /// Model id; routes to an adapter (`gpt-*`, `o1/o3/o4*` -> OpenAI; `claude*` -> Anthropic;
     /// `gemini*` -> Gemini; `ollama:NAME` -> Ollama). Built-in: "gpt-5-mini".
-    std::optional<std::string> model;
+    std::optional<std::string> model{};
     /// Explicit adapter: "openai" (Responses), "openai-chat" (also every OpenAI-compatible server),
     /// "anthropic", "gemini", "ollama", "fake". Overrides routing by model id.
-    std::optional<std::string> provider;
-    std::optional<std::string> base_url;   ///< provider base URL (else the adapter's default or `*_BASE_URL`)
-    std::optional<std::string> api_key;    ///< provider key (else the usual environment variable); never logged
-    std::optional<std::vector<Tool>> tools;   ///< tools the model may call (replaces lower layers when set)
-    std::optional<std::string> system;        ///< system prompt (`ALLOY_DEFAULT_SYSTEM`)
+    std::optional<std::string> provider{};
+    std::optional<std::string> base_url{};   ///< provider base URL (else the adapter's default or `*_BASE_URL`)
+    std::optional<std::string> api_key{};    ///< provider key (else the usual environment variable); never logged
+    std::optional<std::vector<Tool>> tools{};   ///< tools the model may call (replaces lower layers when set)
+    std::optional<std::string> system{};        ///< system prompt (`ALLOY_DEFAULT_SYSTEM`)
     /// Context rendered into the prompt of `ask` (a JSON block after the question).
-    std::optional<boost::json::value> context;
-    std::optional<double> temperature;
-    std::optional<std::chrono::milliseconds> timeout;   ///< per attempt of a command (`ALLOY_TIMEOUT`)
-    std::optional<std::chrono::milliseconds> deadline;  ///< whole command, across retries and tool turns
-    std::optional<int> retry;                 ///< total attempts of the whole command (built-in 1)
-    std::optional<RetryPredicate> retry_on;   ///< which failures are retried (default: all but ConfigurationError)
-    std::optional<int> max_tokens;
-    std::optional<int> max_tool_turns;        ///< built-in 10
-    std::optional<bool> auto_finalize_missing_output;  ///< built-in true
-    std::optional<int> parallel_tools_max;    ///< built-in 8
-    boost::json::object extra;                ///< extra provider request fields, merged key-wise
-    std::optional<std::chrono::milliseconds> backoff_initial;  ///< first retry delay bound (default 500 ms)
-    std::optional<std::chrono::milliseconds> backoff_max;      ///< retry delay cap (default 8 s)
+    std::optional<boost::json::value> context{};
+    std::optional<double> temperature{};
+    std::optional<std::chrono::milliseconds> timeout{};   ///< per attempt of a command (`ALLOY_TIMEOUT`)
+    std::optional<std::chrono::milliseconds> deadline{};  ///< whole command, across retries and tool turns
+    std::optional<int> retry{};                 ///< total attempts of the whole command (built-in 1)
+    std::optional<RetryPredicate> retry_on{};   ///< which failures are retried (default: all but ConfigurationError)
+    std::optional<int> max_tokens{};
+    std::optional<int> max_tool_turns{};        ///< built-in 10
+    std::optional<bool> auto_finalize_missing_output{};  ///< built-in true
+    std::optional<int> parallel_tools_max{};    ///< built-in 8
+    boost::json::object extra{};                ///< extra provider request fields, merged key-wise
+    std::optional<std::chrono::milliseconds> backoff_initial{};  ///< first retry delay bound (default 500 ms)
+    std::optional<std::chrono::milliseconds> backoff_max{};      ///< retry delay cap (default 8 s)
     /// Largest server-directed retry delay honoured; a longer one is capped to it (default 60 s).
-    std::optional<std::chrono::milliseconds> retry_after_max;
-    HttpSettings http;
+    std::optional<std::chrono::milliseconds> retry_after_max{};
+    HttpSettings http{};
 };
 
 /// Settings with every field decided. Produced by resolve(); what the engine actually uses.

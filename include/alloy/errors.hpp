@@ -71,6 +71,8 @@ public:
     int attempts() const noexcept { return attempts_; }
     /// True when the single retry classifier considers this failure transient.
     bool retryable() const noexcept { return diagnostics_.retryable; }
+    /// Records how many attempts were made (set by the engine before the error leaves a command).
+    void record_attempts(int attempts) noexcept { attempts_ = attempts; }
 
 private:
     ErrorKind kind_;

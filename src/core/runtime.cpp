@@ -1,0 +1,160 @@
+#include <alloy/runtime.hpp>
+
+#include "core/environment.hpp"
+#include "core/fake_provider.hpp"
+#include "http/client.hpp"
+#include "providers/factory.hpp"
+
+#include <alloy/command.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace asio = boost::asio;
+
+namespace alloy {
+
+struct Runtime::Impl {
+    mutable std::mutex mutex;
+    Settings defaults;
+    std::shared_ptr<Provider> override_provider;
+    std::map<std::string, std::shared_ptr<Provider>> providers;
+    std::shared_ptr<http::Client> http;
+    std::unique_ptr<asio::thread_pool> pool;
+
+    // Background io_context for the blocking forms, started on first use.
+    std::unique_ptr<asio::io_context> background;
+    std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> background_work;
+    std::thread background_thread;
+
+    ~Impl() {
+        if (background) {
+            background_work.reset();
+            background->stop();
+            if (background_thread.joinable()) background_thread.join();
+        }
+        if (pool) pool->join();
+    }
+};
+
+Runtime::Runtime(Settings defaults) : impl_(std::make_unique<Impl>()) { impl_->defaults = std::move(defaults); }
+
+Runtime::~Runtime() = default;
+
+Runtime& Runtime::global() {
+    static Runtime runtime;
+    return runtime;
+}
+
+Settings Runtime::defaults() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->defaults;
+}
+
+void Runtime::set_defaults(Settings defaults) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->defaults = std::move(defaults);
+}
+
+void Runtime::set_provider(std::shared_ptr<Provider> provider) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->override_provider = std::move(provider);
+}
+
+std::shared_ptr<Provider> Runtime::provider_for(const ResolvedSettings& settings) {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->override_provider) return impl_->override_provider;
+    if (settings.provider == "fake") {
+        auto& fake = impl_->providers["fake"];
+        if (!fake) fake = detail::make_fake_provider();
+        return fake;
+    }
+    // Adapters are cheap but not free to build: cache one per routing-relevant settings. The key is
+    // only compared, never printed.
+    std::string key = settings.provider;
+    key += '\x1f';
+    key += settings.model;
+    key += '\x1f';
+    key += settings.base_url;
+    key += '\x1f';
+    key += settings.api_key;
+    auto& slot = impl_->providers[key];
+    if (!slot) {
+        if (!impl_->http) impl_->http = std::make_shared<http::Client>();
+        slot = providers::make_http_provider(settings, impl_->http, [](const char* n) { return std::getenv(n); });
+    }
+    return slot;
+}
+
+asio::any_io_executor Runtime::blocking_executor() {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->pool) impl_->pool = std::make_unique<asio::thread_pool>(4);
+    return impl_->pool->get_executor();
+}
+
+asio::any_io_executor Runtime::background_executor() {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->background) {
+        impl_->background = std::make_unique<asio::io_context>(1);
+        impl_->background_work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+            impl_->background->get_executor());
+        impl_->background_thread = std::thread([ctx = impl_->background.get()] { ctx->run(); });
+    }
+    return impl_->background->get_executor();
+}
+
+asio::any_io_executor Runtime::checked_background_executor() {
+    auto ex = background_executor();
+    if (impl_->background->get_executor().running_in_this_thread())
+        throw ConfigurationError("a blocking call (sync, ask_sync, next_sync) was made from the runtime's own "
+                                 "background thread; co_await the command instead");
+    return ex;
+}
+
+namespace {
+
+std::shared_ptr<const detail::CommandDef> ask_def() {
+    static const auto def = [] {
+        auto d = std::make_shared<detail::CommandDef>();
+        d->name = "ask";
+        d->mode = detail::OutputMode::text;
+        return d;
+    }();
+    return def;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> Runtime::ask(std::string prompt, Settings options) {
+    RunInfo info = co_await detail::run_command(ask_def(), std::move(prompt), std::move(options), this, {});
+    co_return std::move(info.text);
+}
+
+std::string Runtime::ask_sync(std::string prompt, Settings options) {
+    return block_on(ask(std::move(prompt), std::move(options)));
+}
+
+TextStream Runtime::ask_stream(std::string prompt, Settings options) {
+    return detail::stream_command(ask_def(), std::move(prompt), std::move(options), this);
+}
+
+asio::awaitable<std::string> ask(std::string prompt, Settings options) {
+    return Runtime::global().ask(std::move(prompt), std::move(options));
+}
+
+std::string ask_sync(std::string prompt, Settings options) {
+    return Runtime::global().ask_sync(std::move(prompt), std::move(options));
+}
+
+TextStream ask_stream(std::string prompt, Settings options) {
+    return Runtime::global().ask_stream(std::move(prompt), std::move(options));
+}
+
+}  // namespace alloy

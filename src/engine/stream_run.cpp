@@ -1,0 +1,193 @@
+// A streamed run: text chunks pulled by the caller, tool turns run between streamed turns.
+#include "engine/engine.hpp"
+#include "engine/retry_policy.hpp"
+#include "engine/timeout.hpp"
+#include "engine/tool_loop.hpp"
+#include "engine/tool_runner.hpp"
+
+#include <alloy/stream.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <random>
+
+namespace asio = boost::asio;
+
+namespace alloy::detail {
+
+class StreamRun {
+public:
+    StreamRun(std::shared_ptr<const CommandDef> def, std::string prompt, Settings call, Runtime* runtime)
+        : def_(std::move(def)), prompt_(std::move(prompt)), call_(std::move(call)),
+          runtime_(runtime ? runtime : &Runtime::global()) {}
+
+    asio::awaitable<std::optional<std::string>> next() {
+        if (done_) co_return std::nullopt;
+        if (!started_) start();
+        for (;;) {
+            std::exception_ptr failure;
+            try {
+                std::optional<std::string> chunk = co_await step();
+                co_return chunk;
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            // A failure before any text reached the caller is a failed attempt like any other; after
+            // that, the caller has seen part of an answer and the error is theirs to handle.
+            if (co_await cancelled_by_caller()) { close(); std::rethrow_exception(failure); }
+            if (delivered_ || attempt_ >= settings_.retry || !should_retry(settings_, failure)) {
+                close();
+                done_ = true;
+                try {
+                    std::rethrow_exception(failure);
+                } catch (CommandError& e) {
+                    e.record_attempts(attempt_);
+                    throw;
+                }
+            }
+            const auto delay = retry::backoff_delay(attempt_ - 1, settings_.backoff_initial, settings_.backoff_max,
+                                                    retry_after(failure), settings_.retry_after_max, rng_);
+            reset_attempt();
+            if (delay.count() > 0) {
+                asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+        }
+    }
+
+    Usage usage() const { return usage_; }
+    Runtime& runtime() const { return *runtime_; }
+
+private:
+    void start() {
+        started_ = true;
+        settings_ = resolve_call(*def_, call_, *runtime_);
+        prompt_ = render_prompt(std::move(prompt_), settings_);
+        tools_ = std::make_shared<const std::vector<Tool>>(settings_.tools);
+        provider_ = runtime_->provider_for(settings_);
+        const auto caps = provider_->capabilities();
+        if (!caps.streaming)
+            throw ConfigurationError("provider '" + std::string(provider_->name()) + "' does not support streaming");
+        if (!tools_->empty() && !caps.streaming_with_tools)
+            throw ConfigurationError("provider '" + std::string(provider_->name()) +
+                                     "' does not support streaming with tools");
+        started_at_ = std::chrono::steady_clock::now();
+        reset_attempt();
+    }
+
+    void reset_attempt() {
+        ++attempt_;
+        stream_.reset();
+        state_ = LoopState{};
+        transcript_.clear();
+        transcript_.push_back(Message{Message::Role::user, prompt_, {}, {}});
+    }
+
+    void close() { stream_.reset(); }
+
+    static std::optional<std::chrono::milliseconds> retry_after(std::exception_ptr failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const CommandError& e) {
+            return e.diagnostics().retry_after;
+        } catch (...) {
+            return std::nullopt;
+        }
+    }
+
+    /// Remaining time of the overall deadline (0 = none).
+    std::chrono::milliseconds remaining() const {
+        if (settings_.deadline.count() <= 0) return std::chrono::milliseconds(0);
+        auto left = settings_.deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started_at_);
+        if (left.count() <= 0) throw timeout_error("stream of '" + def_->name + "'", "deadline", settings_.deadline);
+        return left;
+    }
+
+    asio::awaitable<std::optional<std::string>> step() {
+        for (;;) {
+            if (!stream_) {
+                ModelRequest request = build_request(settings_, *def_, transcript_, ToolChoice::automatic);
+                request.stream = true;
+                auto limit = remaining();
+                if (settings_.timeout.count() > 0 && (limit.count() == 0 || settings_.timeout < limit))
+                    limit = settings_.timeout;
+                stream_ = co_await with_timeout(provider_->stream(request), limit, "stream of '" + def_->name + "'",
+                                                limit == settings_.timeout ? "attempt" : "deadline");
+            }
+            const auto limit = remaining();
+            std::optional<std::string> chunk =
+                co_await with_timeout(stream_->next(), limit, "stream of '" + def_->name + "'", "deadline");
+            if (chunk) {
+                if (chunk->empty()) continue;
+                delivered_ = true;
+                co_return chunk;
+            }
+            ModelReply reply = stream_->final();
+            stream_.reset();
+            usage_ += reply.usage;
+            const LoopRules rules{settings_.max_tool_turns, false, OutputMode::text, nullptr};
+            if (decide_step(reply, state_, rules) == Step::run_tools) {
+                std::vector<ToolResult> results = co_await run_tool_calls(
+                    reply.tool_calls, tools_, settings_.parallel_tools_max, runtime_->blocking_executor());
+                transcript_.push_back(
+                    Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
+                transcript_.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
+                continue;
+            }
+            done_ = true;
+            co_return std::nullopt;
+        }
+    }
+
+    std::shared_ptr<const CommandDef> def_;
+    std::string prompt_;
+    Settings call_;
+    Runtime* runtime_;
+    ResolvedSettings settings_;
+    std::shared_ptr<const std::vector<Tool>> tools_;
+    std::shared_ptr<Provider> provider_;
+    std::unique_ptr<ReplyStream> stream_;
+    std::vector<Message> transcript_;
+    LoopState state_;
+    Usage usage_;
+    std::mt19937_64 rng_{std::random_device{}()};
+    std::chrono::steady_clock::time_point started_at_;
+    int attempt_ = 0;
+    bool started_ = false;
+    bool delivered_ = false;
+    bool done_ = false;
+};
+
+TextStream stream_command(std::shared_ptr<const CommandDef> def, std::string prompt, Settings call,
+                          Runtime* runtime) {
+    if (def->mode != OutputMode::text)
+        throw ConfigurationError("command '" + def->name +
+                                 "' has a typed or void output; only raw-text commands can stream");
+    return TextStream(std::make_shared<StreamRun>(std::move(def), std::move(prompt), std::move(call), runtime));
+}
+
+namespace {
+
+asio::awaitable<std::optional<std::string>> pull(std::shared_ptr<StreamRun> run) { co_return co_await run->next(); }
+
+}  // namespace
+
+}  // namespace alloy::detail
+
+namespace alloy {
+
+TextStream::TextStream(std::shared_ptr<detail::StreamRun> run) : run_(std::move(run)) {}
+TextStream::TextStream(TextStream&&) noexcept = default;
+TextStream& TextStream::operator=(TextStream&&) noexcept = default;
+TextStream::~TextStream() = default;
+
+boost::asio::awaitable<std::optional<std::string>> TextStream::next() { return detail::pull(run_); }
+
+std::optional<std::string> TextStream::next_sync() { return run_->runtime().block_on(detail::pull(run_)); }
+
+Usage TextStream::usage() const { return run_->usage(); }
+
+}  // namespace alloy
