@@ -6,6 +6,7 @@
 
 #include <alloy/config.hpp>
 #include <alloy/errors.hpp>
+#include <alloy/observe.hpp>
 #include <alloy/provider.hpp>
 #include <alloy/stream.hpp>
 
@@ -43,6 +44,25 @@ public:
     /// (`provider == "fake"`), or an HTTP adapter chosen by provider name or model id (cached).
     /// Throws ConfigurationError for an unknown provider or a missing API key.
     std::shared_ptr<Provider> provider_for(const ResolvedSettings& settings);
+
+    /// Attaches an observer: it receives every event of every command run in this runtime.
+    void add_observer(std::shared_ptr<Observer> observer);
+    /// Detaches an observer (events already being delivered may still reach it).
+    void remove_observer(const std::shared_ptr<Observer>& observer);
+    /// Puts prompts, answers and tool arguments/results into events' `content` (off by default).
+    void capture_content(bool on);
+    bool captures_content() const noexcept;
+    /// Delivers `event` to every observer; a throwing observer is isolated and counted.
+    void emit(const Event& event) const noexcept;
+    /// True when at least one observer is attached (lets callers skip building events).
+    bool observed() const noexcept;
+    /// Exceptions thrown by observers so far.
+    std::size_t observer_failures() const noexcept;
+
+    /// Token usage summed over every command run in this runtime.
+    Usage total_usage() const;
+    /// Adds a finished run's usage to the runtime total (called by the engine).
+    void record_usage(const Usage& usage);
 
     /// Executor of the thread pool that runs tools marked `blocking()`.
     boost::asio::any_io_executor blocking_executor();

@@ -11,6 +11,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -23,6 +25,13 @@ namespace alloy {
 
 struct Runtime::Impl {
     mutable std::mutex mutex;
+    // Observers are read on every event and changed rarely: readers take a snapshot pointer.
+    std::shared_ptr<const std::vector<std::shared_ptr<Observer>>> observers =
+        std::make_shared<const std::vector<std::shared_ptr<Observer>>>();
+    std::atomic<bool> has_observers{false};
+    std::atomic<bool> capture_content{false};
+    mutable std::atomic<std::size_t> observer_failures{0};
+    Usage usage;
     Settings defaults;
     std::shared_ptr<Provider> override_provider;
     std::map<std::string, std::shared_ptr<Provider>> providers;
@@ -91,6 +100,59 @@ std::shared_ptr<Provider> Runtime::provider_for(const ResolvedSettings& settings
         slot = providers::make_http_provider(settings, impl_->http, [](const char* n) { return std::getenv(n); });
     }
     return slot;
+}
+
+void Runtime::add_observer(std::shared_ptr<Observer> observer) {
+    if (!observer) return;
+    std::lock_guard lock(impl_->mutex);
+    auto next = std::make_shared<std::vector<std::shared_ptr<Observer>>>(*impl_->observers);
+    next->push_back(std::move(observer));
+    impl_->observers = std::move(next);
+    impl_->has_observers = true;
+}
+
+void Runtime::remove_observer(const std::shared_ptr<Observer>& observer) {
+    std::lock_guard lock(impl_->mutex);
+    auto next = std::make_shared<std::vector<std::shared_ptr<Observer>>>(*impl_->observers);
+    std::erase(*next, observer);
+    impl_->has_observers = !next->empty();
+    impl_->observers = std::move(next);
+}
+
+void Runtime::capture_content(bool on) { impl_->capture_content = on; }
+bool Runtime::captures_content() const noexcept { return impl_->capture_content; }
+bool Runtime::observed() const noexcept { return impl_->has_observers.load(std::memory_order_relaxed); }
+std::size_t Runtime::observer_failures() const noexcept { return impl_->observer_failures; }
+
+void Runtime::emit(const Event& event) const noexcept {
+    if (!observed()) return;
+    std::shared_ptr<const std::vector<std::shared_ptr<Observer>>> snapshot;
+    {
+        std::lock_guard lock(impl_->mutex);
+        snapshot = impl_->observers;
+    }
+    for (const auto& o : *snapshot) {
+        try {
+            o->on_event(event);
+        } catch (const std::exception& e) {
+            // Isolated: a broken observer must never break a command. Report the first few.
+            if (impl_->observer_failures++ < 5)
+                std::fprintf(stderr, "alloy: an observer threw while handling %s: %s\n",
+                             std::string(to_string(event.type)).c_str(), e.what());
+        } catch (...) {
+            ++impl_->observer_failures;
+        }
+    }
+}
+
+Usage Runtime::total_usage() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->usage;
+}
+
+void Runtime::record_usage(const Usage& usage) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->usage += usage;
 }
 
 asio::any_io_executor Runtime::blocking_executor() {
