@@ -240,7 +240,7 @@ asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Htt
         }
         idle.erase(idle.begin(), fresh);
         if (!reusable) {
-            if (pool->open < settings.max_connections_per_origin) {
+            if (pool->open < std::max(1, settings.max_connections_per_origin)) {
                 ++pool->open;
             } else {
                 waiter = std::make_shared<Waiter>(pool->executor);

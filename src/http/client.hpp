@@ -53,7 +53,10 @@ public:
     virtual int status() const noexcept = 0;
     virtual const Headers& headers() const noexcept = 0;
     /// The next piece of the body (decoded from chunked encoding), or std::nullopt at its end.
-    /// Each read is bounded by the stream idle timeout; the total by max_response_bytes.
+    /// Each read is bounded by the stream idle timeout (phase "stream_idle"); the total by
+    /// max_response_bytes (kind response_too_large). A broken body throws kind connection, phase
+    /// "read". After any failure or cancellation the connection is closed and the stream is finished.
+    /// Call from the executor the stream was opened on, one read at a time.
     virtual boost::asio::awaitable<std::optional<std::string>> next_chunk() = 0;
     /// Reads the rest of the body (used for error bodies), bounded like next_chunk().
     virtual boost::asio::awaitable<std::string> read_rest() = 0;
@@ -91,11 +94,13 @@ public:
     /// `settings` gives this request's timeouts, size limit and TLS options (pools are also keyed by
     /// the TLS options, so connections made with a custom CA are never used for other requests).
     boost::asio::awaitable<Response> send(Request request, ResolvedSettings::Http settings);
-    /// Sends `request` and returns once the response headers have arrived.
+    /// Sends `request` and returns once the response headers have arrived. The Host, User-Agent
+    /// (overridable) and Content-Length headers are added. Throws ConfigurationError for a malformed
+    /// URL or proxy URL or an unreadable `ca_file`.
     boost::asio::awaitable<std::unique_ptr<ResponseStream>> open(Request request,
                                                                   ResolvedSettings::Http settings);
 
-    /// Counters for tests and benchmarks.
+    /// Counters for tests and benchmarks (over all pools of this Client).
     struct Stats {
         std::size_t connections_opened = 0;
         std::size_t connections_reused = 0;

@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <cerrno>
+
 #include <sys/socket.h>
 
 namespace alloy::http {

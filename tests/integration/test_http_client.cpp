@@ -292,21 +292,64 @@ TEST_CASE("a stale keep-alive connection is replaced transparently", "[http]") {
 
 namespace {
 
-net::awaitable<void> concurrent_sends(Client& client, std::string url, Http settings, int count, int& succeeded) {
-    using namespace net::experimental::awaitable_operators;
+/// Waits (without blocking the io_context) until a future completed on it is ready.
+net::awaitable<void> wait_ready(std::future<Response>& future) {
+    auto executor = co_await net::this_coro::executor;
+    net::steady_timer timer(executor);
+    while (future.wait_for(0s) != std::future_status::ready) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(net::use_awaitable);
+    }
+}
+
+/// Starts `count` requests at once and returns how many answered "ok".
+net::awaitable<int> concurrent_sends(Client& client, std::string url, Http settings, int count) {
     auto executor = co_await net::this_coro::executor;
     std::vector<std::future<Response>> futures;
     for (int i = 0; i < count; ++i)
         futures.push_back(net::co_spawn(executor, send(client, get(url), settings), net::use_future));
-    // Poll without blocking the io_context: the futures complete on it.
-    net::steady_timer timer(executor);
+    int succeeded = 0;
     for (auto& future : futures) {
-        while (future.wait_for(0s) != std::future_status::ready) {
-            timer.expires_after(5ms);
-            co_await timer.async_wait(net::use_awaitable);
-        }
-        if (future.get().body == "ok") ++succeeded;
+        co_await wait_ready(future);
+        const Response response = future.get();
+        if (response.body == "ok") ++succeeded;
     }
+    co_return succeeded;
+}
+
+/// Starts a slow request, then a second one that must wait for the only connection; returns the
+/// second one's error (if any) once both have finished.
+net::awaitable<std::optional<CommandError>> slow_then_waiting(Client& client, std::string slow_url,
+                                                              std::string fast_url, Http settings) {
+    auto executor = co_await net::this_coro::executor;
+    auto slow = net::co_spawn(executor, send(client, get(slow_url), settings), net::use_future);
+    std::optional<CommandError> waiting_error;
+    try {
+        co_await send(client, get(fast_url), settings);
+    } catch (const CommandError& error) {
+        waiting_error = error;
+    }
+    co_await wait_ready(slow);
+    co_return waiting_error;
+}
+
+/// Reads a whole stream unless `limit` passes first; true when the timer won.
+net::awaitable<bool> read_or_give_up(Client& client, std::string url, Http settings, std::chrono::milliseconds limit) {
+    using namespace net::experimental::awaitable_operators;
+    auto executor = co_await net::this_coro::executor;
+    net::steady_timer timer(executor, limit);
+    auto result = co_await (read_pieces(client, get(url), settings, 0) || timer.async_wait(net::use_awaitable));
+    co_return result.index() == 1;
+}
+
+/// Sends `count` requests one after another; returns how many answered "ok". Used off the test thread.
+net::awaitable<int> sequential_sends(Client& client, std::string url, Http settings, int count) {
+    int succeeded = 0;
+    for (int i = 0; i < count; ++i) {
+        const Response response = co_await client.send(get(url), settings);
+        if (response.body == "ok") ++succeeded;
+    }
+    co_return succeeded;
 }
 
 }  // namespace
@@ -321,12 +364,7 @@ TEST_CASE("the pool is bounded: concurrent requests wait for a free connection",
     Client client(alloy::http::ProxyConfig{});
     Http settings = fast_settings();
     settings.max_connections_per_origin = 2;
-    int succeeded = 0;
-    run(io, [&]() -> net::awaitable<int> {
-        co_await concurrent_sends(client, server.url(), settings, 8, succeeded);
-        co_return 0;
-    }());
-    CHECK(succeeded == 8);
+    CHECK(run(io, concurrent_sends(client, server.url(), settings, 8)) == 8);
     CHECK(client.stats().connections_opened <= 2);
     CHECK(server.connections_accepted() <= 2);
     CHECK(client.stats().connections_opened + client.stats().connections_reused == 8);
@@ -343,22 +381,8 @@ TEST_CASE("waiting for a free connection is bounded by the connect timeout", "[h
     Http settings = fast_settings();
     settings.max_connections_per_origin = 1;
     settings.connect_timeout = 100ms;
-    std::optional<CommandError> waiting_error;
-    run(io, [&]() -> net::awaitable<int> {
-        auto executor = co_await net::this_coro::executor;
-        auto slow = net::co_spawn(executor, send(client, get(server.url("/slow")), settings), net::use_future);
-        try {
-            co_await send(client, get(server.url("/fast")), settings);
-        } catch (const CommandError& error) {
-            waiting_error = error;
-        }
-        net::steady_timer timer(executor);
-        while (slow.wait_for(0s) != std::future_status::ready) {
-            timer.expires_after(5ms);
-            co_await timer.async_wait(net::use_awaitable);
-        }
-        co_return 0;
-    }());
+    const std::optional<CommandError> waiting_error =
+        run(io, slow_then_waiting(client, server.url("/slow"), server.url("/fast"), settings));
     REQUIRE(waiting_error);
     CHECK(waiting_error->kind() == ErrorKind::timeout);
     CHECK(waiting_error->diagnostics().phase == "connect");
@@ -475,17 +499,8 @@ TEST_CASE("cancellation mid-stream closes the connection and leaves no work behi
         }
     }
     SECTION("through || with a timer") {
-        using namespace net::experimental::awaitable_operators;
         const auto started = std::chrono::steady_clock::now();
-        bool timer_won = false;
-        run(io, [&]() -> net::awaitable<int> {
-            auto executor = co_await net::this_coro::executor;
-            net::steady_timer timer(executor, 200ms);
-            auto result = co_await (read_pieces(client, get(server.url()), fast_settings(), 0) ||
-                                    timer.async_wait(net::use_awaitable));
-            timer_won = result.index() == 1;
-            co_return 0;
-        }());
+        const bool timer_won = run(io, read_or_give_up(client, server.url(), fast_settings(), 200ms));
         CHECK(timer_won);
         // run() allows 10 s; returning this early means the io_context ran out of work.
         CHECK(std::chrono::steady_clock::now() - started < 3s);
@@ -575,4 +590,27 @@ TEST_CASE("NO_PROXY bypasses the proxy", "[http][proxy]") {
     Client client(config);
     CHECK(run(io, send(client, get(server.url()), fast_settings())).body == "direct");
     CHECK(proxy.seen().empty());
+}
+
+TEST_CASE("one Client used from two threads keeps one pool per executor", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
+    // The contexts outlive the Client: its pools hold sockets of both.
+    net::io_context first_io;
+    net::io_context second_io;
+    Client client(alloy::http::ProxyConfig{});
+    std::atomic<int> succeeded{0};
+    auto worker = [&](net::io_context& io) {
+        net::co_spawn(io, sequential_sends(client, server.url(), fast_settings(), 5),
+                      [&](std::exception_ptr error, int count) {
+                          if (!error) succeeded += count;
+                      });
+        io.run_for(10s);
+    };
+    std::thread first(worker, std::ref(first_io));
+    std::thread second(worker, std::ref(second_io));
+    first.join();
+    second.join();
+    CHECK(succeeded == 10);
+    CHECK(client.stats().connections_opened == 2);
+    CHECK(client.stats().connections_reused == 8);
 }
