@@ -614,3 +614,70 @@ TEST_CASE("one Client used from two threads keeps one pool per executor", "[http
     CHECK(client.stats().connections_opened == 2);
     CHECK(client.stats().connections_reused == 8);
 }
+
+namespace {
+
+/// Accepts one connection and then never reads from it, so a large request cannot be written.
+net::awaitable<void> accept_and_hold(net::ip::tcp::acceptor& acceptor, std::shared_ptr<net::ip::tcp::socket> held) {
+    co_await acceptor.async_accept(*held, net::use_awaitable);
+}
+
+net::awaitable<Response> hold_then_send(net::ip::tcp::acceptor& acceptor, std::shared_ptr<net::ip::tcp::socket> held,
+                                        Client& client, Request request, Http settings) {
+    auto executor = co_await net::this_coro::executor;
+    net::co_spawn(executor, accept_and_hold(acceptor, held), net::detached);
+    Response response = co_await client.send(std::move(request), settings);
+    co_return response;
+}
+
+}  // namespace
+
+TEST_CASE("write timeout when the server does not read the request", "[http]") {
+    net::io_context io;
+    net::ip::tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
+    auto held = std::make_shared<net::ip::tcp::socket>(io);
+    Client client(alloy::http::ProxyConfig{});
+    Http settings = fast_settings();
+    settings.write_timeout = 200ms;
+    Request request;
+    request.url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/upload";
+    request.body = std::string(64u << 20, 'b');  // far more than loopback socket buffers hold
+    const CommandError error = run_expecting_error(io, hold_then_send(acceptor, held, client, request, settings));
+    CHECK(error.kind() == ErrorKind::timeout);
+    CHECK(error.diagnostics().phase == "write");
+    CHECK(error.retryable());
+}
+
+TEST_CASE("idle pooled connections expire after pool_idle_timeout", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
+    net::io_context io;
+    Client client(alloy::http::ProxyConfig{});
+    Http settings = fast_settings();
+    settings.pool_idle_timeout = 50ms;
+    CHECK(run(io, send(client, get(server.url()), settings)).body == "ok");
+    CHECK(run(io, send(client, get(server.url()), settings)).body == "ok");
+    CHECK(client.stats().connections_reused == 1);
+    std::this_thread::sleep_for(120ms);
+    CHECK(run(io, send(client, get(server.url()), settings)).body == "ok");
+    CHECK(client.stats().connections_opened == 2);
+    CHECK(client.stats().connections_reused == 1);
+}
+
+TEST_CASE("error messages name host and phase but never header values or the query", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) {
+        Reply reply;
+        reply.raw = "garbage\r\n\r\n";
+        return reply;
+    });
+    net::io_context io;
+    Client client(alloy::http::ProxyConfig{});
+    Request request = get(server.url("/v1/models?key=query-secret"));
+    request.headers.set("Authorization", "Bearer header-secret");
+    const CommandError error = run_expecting_error(io, send(client, request, fast_settings()));
+    const std::string message = error.what();
+    CHECK(message.find("127.0.0.1:" + std::to_string(server.port())) != std::string::npos);
+    CHECK(message.find("first_byte") != std::string::npos);
+    CHECK(message.find("header-secret") == std::string::npos);
+    CHECK(message.find("query-secret") == std::string::npos);
+    CHECK(error.diagnostics().message.find("secret") == std::string::npos);
+}
