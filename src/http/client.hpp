@@ -3,6 +3,8 @@
 // Beast underneath, but this header keeps Beast out: callers see plain strings and a pull-based body.
 #pragma once
 
+#include "http/proxy.hpp"
+
 #include <alloy/config.hpp>
 #include <alloy/errors.hpp>
 
@@ -51,7 +53,10 @@ public:
     virtual int status() const noexcept = 0;
     virtual const Headers& headers() const noexcept = 0;
     /// The next piece of the body (decoded from chunked encoding), or std::nullopt at its end.
-    /// Each read is bounded by the stream idle timeout; the total by max_response_bytes.
+    /// Each read is bounded by the stream idle timeout (phase "stream_idle"); the total by
+    /// max_response_bytes (kind response_too_large). A broken body throws kind connection, phase
+    /// "read". After any failure or cancellation the connection is closed and the stream is finished.
+    /// Call from the executor the stream was opened on, one read at a time.
     virtual boost::asio::awaitable<std::optional<std::string>> next_chunk() = 0;
     /// Reads the rest of the body (used for error bodies), bounded like next_chunk().
     virtual boost::asio::awaitable<std::string> read_rest() = 0;
@@ -64,9 +69,23 @@ public:
 /// "write", "first_byte", "stream_idle", "read"). A connection that saw an error, a timeout or a
 /// cancellation is closed, never reused. HTTP error statuses are NOT exceptions here: they are returned.
 /// Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (CONNECT tunnelling for https).
+///
+/// Contracts shared by send() and open():
+/// - They run on the calling coroutine's executor; connections are pooled per executor and are only
+///   ever used on it. Several executors and threads may share one Client.
+/// - Per-operation cancellation (e.g. `co_await (client.send(...) || timer.async_wait(...))`) closes
+///   the connection and throws CommandError(kind cancelled). The same holds for ResponseStream reads.
+/// - A stale pooled connection (closed by the server while idle) that fails before any byte of the
+///   response arrived is replaced by a fresh connection once, transparently.
+/// - The Client must outlive every ResponseStream it returned and be destroyed before the
+///   execution contexts it was used on (pooled sockets belong to them).
+/// - Resolution is bounded by resolve_timeout but, like getaddrinfo itself, not interruptible.
 class Client {
 public:
+    /// Reads the proxy configuration from the process environment once, here.
     Client();
+    /// Uses `proxy` instead of the environment (tests, embedding applications).
+    explicit Client(ProxyConfig proxy);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -75,11 +94,13 @@ public:
     /// `settings` gives this request's timeouts, size limit and TLS options (pools are also keyed by
     /// the TLS options, so connections made with a custom CA are never used for other requests).
     boost::asio::awaitable<Response> send(Request request, ResolvedSettings::Http settings);
-    /// Sends `request` and returns once the response headers have arrived.
+    /// Sends `request` and returns once the response headers have arrived. The Host, User-Agent
+    /// (overridable) and Content-Length headers are added. Throws ConfigurationError for a malformed
+    /// URL or proxy URL or an unreadable `ca_file`.
     boost::asio::awaitable<std::unique_ptr<ResponseStream>> open(Request request,
                                                                   ResolvedSettings::Http settings);
 
-    /// Counters for tests and benchmarks.
+    /// Counters for tests and benchmarks (over all pools of this Client).
     struct Stats {
         std::size_t connections_opened = 0;
         std::size_t connections_reused = 0;
