@@ -74,6 +74,9 @@ struct Settings {
     std::optional<std::chrono::milliseconds> backoff_max{};      ///< retry delay cap (default 8 s)
     /// Largest server-directed retry delay honoured; a longer one is capped to it (default 60 s).
     std::optional<std::chrono::milliseconds> retry_after_max{};
+    /// Sends a W3C `traceparent` header with each provider request, linking provider-side traces to
+    /// the run's spans (default off).
+    std::optional<bool> propagate_traceparent{};
     HttpSettings http{};
 };
 
@@ -99,6 +102,7 @@ struct ResolvedSettings {
     std::chrono::milliseconds backoff_initial{500};
     std::chrono::milliseconds backoff_max{8000};
     std::chrono::milliseconds retry_after_max{60000};
+    bool propagate_traceparent = false;
     struct Http {
         std::chrono::milliseconds resolve_timeout{10000};
         std::chrono::milliseconds connect_timeout{10000};

@@ -4,16 +4,21 @@
 // scripted test provider) maps these types to one wire format and back.
 #pragma once
 
+#include <alloy/errors.hpp>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace alloy {
@@ -73,6 +78,11 @@ struct ModelRequest {
     std::optional<int> max_tokens;
     boost::json::object extra;   ///< provider-specific fields merged into the request body as-is
     bool stream = false;         ///< set by the engine when the stream form is used
+    /// Extra HTTP headers for this request (e.g. W3C `traceparent`); never logged.
+    std::vector<std::pair<std::string, std::string>> headers;
+    /// Called before each transport-level retry of this request: retry number (from 1), the delay
+    /// about to be waited, and what failed. May be empty.
+    std::function<void(int, std::chrono::milliseconds, const Diagnostics&)> on_retry;
 };
 
 /// Token counts of one reply (or summed over a run). Zero means "not reported".
@@ -100,6 +110,9 @@ struct ModelReply {
     std::string raw_finish_reason;     ///< the provider's own stop value, for diagnostics
     std::string request_id;            ///< provider request id, when one was sent
     std::string model;                 ///< model that answered, when reported
+    int http_status = 0;               ///< HTTP status of the exchange (0 for in-process providers)
+    std::size_t bytes_sent = 0;        ///< request body size
+    std::size_t bytes_received = 0;    ///< response body size
 };
 
 /// A reply arriving incrementally. Pull text deltas with next(); once it returns std::nullopt the reply

@@ -163,6 +163,7 @@ Settings merge(Settings lower, const Settings& upper) {
     lay(lower.backoff_initial, upper.backoff_initial);
     lay(lower.backoff_max, upper.backoff_max);
     lay(lower.retry_after_max, upper.retry_after_max);
+    lay(lower.propagate_traceparent, upper.propagate_traceparent);
     auto& lh = lower.http;
     const auto& uh = upper.http;
     lay(lh.resolve_timeout, uh.resolve_timeout);
@@ -221,6 +222,7 @@ ResolvedSettings resolve(const Settings& s) {
     if (s.backoff_initial) { check_non_negative(*s.backoff_initial, "backoff_initial"); r.backoff_initial = *s.backoff_initial; }
     if (s.backoff_max) { check_non_negative(*s.backoff_max, "backoff_max"); r.backoff_max = *s.backoff_max; }
     if (s.retry_after_max) { check_non_negative(*s.retry_after_max, "retry_after_max"); r.retry_after_max = *s.retry_after_max; }
+    if (s.propagate_traceparent) r.propagate_traceparent = *s.propagate_traceparent;
 
     const auto& h = s.http;
     auto& rh = r.http;

@@ -5,6 +5,7 @@
 
 #include "core/environment.hpp"
 #include "engine/retry_policy.hpp"
+#include "engine/run_trace.hpp"
 #include "engine/timeout.hpp"
 #include "engine/tool_loop.hpp"
 #include "engine/tool_runner.hpp"
@@ -62,14 +63,7 @@ ModelRequest build_request(const ResolvedSettings& settings, const CommandDef& d
     return req;
 }
 
-std::string new_run_id() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char hex[] = "0123456789abcdef";
-    std::uint64_t v = rng();
-    std::string id(16, '0');
-    for (int i = 15; i >= 0; --i, v >>= 4) id[static_cast<std::size_t>(i)] = hex[v & 0xf];
-    return id;
-}
+std::string new_run_id() { return new_span_id(); }
 
 bool should_retry(const ResolvedSettings& settings, std::exception_ptr error) {
     try {
@@ -101,7 +95,62 @@ struct Run {
     std::string prompt;
     std::function<void(std::string_view)> accept;
     RunInfo info;
+    RunTrace trace;
+    std::string attempt_span;  ///< span of the attempt in progress
 };
+
+/// Sends one request, reporting it as a span under the current attempt.
+asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int tool_turn) {
+    ++run.info.requests;
+    const bool observed = run.trace.on();
+    const std::string span = observed || run.settings.propagate_traceparent ? new_span_id() : std::string();
+    if (run.settings.propagate_traceparent)
+        request.headers.emplace_back("traceparent", "00-" + run.trace.trace_id + "-" + span + "-01");
+    if (!observed) co_return co_await run.provider->complete(request);
+
+    request.on_retry = [&run, span](int retry, std::chrono::milliseconds delay, const Diagnostics& why) {
+        Event e = run.trace.make(EventType::retry_scheduled, span, run.attempt_span);
+        e.attempt = run.info.attempts;
+        e.retry_level = "request";
+        e.delay = delay;
+        e.http_status = why.http_status;
+        e.reason = why.message.empty() ? "retry " + std::to_string(retry) : why.message;
+        run.trace.emit(e);
+    };
+    Event start = run.trace.make(EventType::request_start, span, run.attempt_span);
+    start.attempt = run.info.attempts;
+    start.tool_turn = tool_turn;
+    if (run.trace.content && !request.messages.empty()) start.content = request.messages.back().text;
+    run.trace.emit(start);
+    const auto started = std::chrono::steady_clock::now();
+    std::exception_ptr failure;
+    try {
+        ModelReply reply = co_await run.provider->complete(request);
+        Event end = run.trace.make(EventType::request_end, span, run.attempt_span);
+        end.attempt = run.info.attempts;
+        end.tool_turn = tool_turn;
+        end.outcome = "ok";
+        end.duration = since(started);
+        end.http_status = reply.http_status;
+        end.request_id = reply.request_id;
+        end.bytes_sent = reply.bytes_sent;
+        end.bytes_received = reply.bytes_received;
+        end.usage = reply.usage;
+        end.finish_reason = std::string(to_string(reply.finish));
+        if (run.trace.content) end.content = reply.text;
+        run.trace.emit(end);
+        co_return reply;
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    Event end = run.trace.make(EventType::request_end, span, run.attempt_span);
+    end.attempt = run.info.attempts;
+    end.tool_turn = tool_turn;
+    end.duration = since(started);
+    RunTrace::describe_failure(end, failure, co_await cancelled_by_caller());
+    run.trace.emit(end);
+    std::rethrow_exception(failure);
+}
 
 /// One attempt: the tool loop until the model answers, then (typed mode) the parse.
 asio::awaitable<Attempt> run_attempt(Run& run) {
@@ -113,8 +162,7 @@ asio::awaitable<Attempt> run_attempt(Run& run) {
     for (;;) {
         const ToolChoice choice = state.finalizing ? ToolChoice::none : ToolChoice::automatic;
         ModelRequest request = build_request(run.settings, *run.def, transcript, choice);
-        ++run.info.requests;
-        ModelReply reply = co_await run.provider->complete(request);
+        ModelReply reply = co_await send_request(run, request, state.tool_turns);
         run.info.usage += reply.usage;
         const Step step = decide_step(reply, state, rules);
         if (step == Step::finish) {
@@ -122,12 +170,20 @@ asio::awaitable<Attempt> run_attempt(Run& run) {
             co_return Attempt{std::move(reply.text), state.tool_turns};
         }
         if (step == Step::finalize) {
+            if (run.trace.on()) {
+                Event e = run.trace.make(EventType::finalize, run.attempt_span, run.trace.command_span);
+                e.attempt = run.info.attempts;
+                e.reason = snippet(reply.text);
+                run.trace.emit(e);
+            }
             transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), {}, {}});
             transcript.push_back(Message{Message::Role::user, finalize_prompt(), {}, {}});
             continue;
         }
+        const ToolTrace tool_trace{&run.trace, run.attempt_span, run.info.attempts};
         std::vector<ToolResult> results = co_await run_tool_calls(
-            reply.tool_calls, run.tools, run.settings.parallel_tools_max, run.runtime->blocking_executor());
+            reply.tool_calls, run.tools, run.settings.parallel_tools_max, run.runtime->blocking_executor(),
+            run.trace.on() ? &tool_trace : nullptr);
         transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
         transcript.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
     }
@@ -144,16 +200,40 @@ asio::awaitable<void> run_attempts(Run& run) {
     std::mt19937_64 rng{std::random_device{}()};
     for (int attempt = 1;; ++attempt) {
         run.info.attempts = attempt;
+        const bool observed = run.trace.on();
+        run.attempt_span = observed ? new_span_id() : std::string();
+        const auto started = std::chrono::steady_clock::now();
+        if (observed) {
+            Event e = run.trace.make(EventType::attempt_start, run.attempt_span, run.trace.command_span);
+            e.attempt = attempt;
+            run.trace.emit(e);
+        }
         std::exception_ptr failure;
         try {
             Attempt result = co_await run_bounded_attempt(run);
             run.info.text = std::move(result.text);
             run.info.tool_turns = result.tool_turns;
+            if (observed) {
+                Event e = run.trace.make(EventType::attempt_end, run.attempt_span, run.trace.command_span);
+                e.attempt = attempt;
+                e.outcome = "ok";
+                e.duration = since(started);
+                e.tool_turn = result.tool_turns;
+                run.trace.emit(e);
+            }
             co_return;
         } catch (...) {
             failure = std::current_exception();
         }
-        if (co_await cancelled_by_caller()) std::rethrow_exception(failure);
+        const bool cancelled = co_await cancelled_by_caller();
+        if (observed) {
+            Event e = run.trace.make(EventType::attempt_end, run.attempt_span, run.trace.command_span);
+            e.attempt = attempt;
+            e.duration = since(started);
+            RunTrace::describe_failure(e, failure, cancelled);
+            run.trace.emit(e);
+        }
+        if (cancelled) std::rethrow_exception(failure);
         if (attempt >= run.settings.retry || !should_retry(run.settings, failure)) {
             try {
                 std::rethrow_exception(failure);
@@ -179,6 +259,16 @@ asio::awaitable<void> run_attempts(Run& run) {
         }
         const auto delay = retry::backoff_delay(attempt - 1, run.settings.backoff_initial, run.settings.backoff_max,
                                                 retry_after, run.settings.retry_after_max, rng);
+        if (run.trace.on()) {
+            Event e = run.trace.make(EventType::retry_scheduled, run.attempt_span, run.trace.command_span);
+            e.attempt = attempt;
+            e.retry_level = "command";
+            e.delay = delay;
+            RunTrace::describe_failure(e, failure, false);
+            e.reason = e.error_message;
+            e.outcome.clear();
+            run.trace.emit(e);
+        }
         if (delay.count() > 0) {
             asio::steady_timer timer(co_await asio::this_coro::executor, delay);
             co_await timer.async_wait(asio::use_awaitable);
@@ -200,12 +290,43 @@ asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std:
     run.provider = run.runtime->provider_for(run.settings);
     run.accept = std::move(accept);
     run.info.run_id = new_run_id();
+    run.trace = RunTrace{run.runtime,       run.info.run_id,     new_trace_id(),
+                         new_span_id(),     run.def->name,       run.settings.model,
+                         std::string(run.provider->name()),      run.runtime->captures_content()};
 
-    if (run.settings.deadline.count() > 0)
-        co_await with_timeout(run_attempts(run), run.settings.deadline, "command '" + run.def->name + "'", "deadline");
-    else
-        co_await run_attempts(run);
+    const bool observed = run.trace.on();
+    if (observed) {
+        Event e = run.trace.make(EventType::command_start, run.trace.command_span, {});
+        if (run.trace.content) e.content = run.prompt;
+        run.trace.emit(e);
+    }
+    std::exception_ptr failure;
+    try {
+        if (run.settings.deadline.count() > 0)
+            co_await with_timeout(run_attempts(run), run.settings.deadline, "command '" + run.def->name + "'",
+                                  "deadline");
+        else
+            co_await run_attempts(run);
+    } catch (...) {
+        failure = std::current_exception();
+    }
     run.info.duration = std::chrono::steady_clock::now() - started;
+    run.runtime->record_usage(run.info.usage);
+    if (observed) {
+        Event e = run.trace.make(EventType::command_end, run.trace.command_span, {});
+        e.attempt = run.info.attempts;
+        e.duration = run.info.duration;
+        e.usage = run.info.usage;
+        e.tool_turn = run.info.tool_turns;
+        if (failure) {
+            RunTrace::describe_failure(e, failure, co_await cancelled_by_caller());
+        } else {
+            e.outcome = "ok";
+            if (run.trace.content) e.content = run.info.text;
+        }
+        run.trace.emit(e);
+    }
+    if (failure) std::rethrow_exception(failure);
     co_return std::move(run.info);
 }
 

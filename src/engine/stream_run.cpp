@@ -1,6 +1,7 @@
 // A streamed run: text chunks pulled by the caller, tool turns run between streamed turns.
 #include "engine/engine.hpp"
 #include "engine/retry_policy.hpp"
+#include "engine/run_trace.hpp"
 #include "engine/timeout.hpp"
 #include "engine/tool_loop.hpp"
 #include "engine/tool_runner.hpp"
@@ -40,6 +41,7 @@ public:
             if (delivered_ || attempt_ >= settings_.retry || !should_retry(settings_, failure)) {
                 close();
                 done_ = true;
+                report_end(failure);
                 try {
                     std::rethrow_exception(failure);
                 } catch (CommandError& e) {
@@ -74,7 +76,33 @@ private:
             throw ConfigurationError("provider '" + std::string(provider_->name()) +
                                      "' does not support streaming with tools");
         started_at_ = std::chrono::steady_clock::now();
+        trace_ = RunTrace{runtime_,      new_span_id(),  new_trace_id(), new_span_id(), def_->name, settings_.model,
+                          std::string(provider_->name()), runtime_->captures_content()};
+        if (trace_.on()) {
+            Event e = trace_.make(EventType::command_start, trace_.command_span, {});
+            if (trace_.content) e.content = prompt_;
+            trace_.emit(e);
+        }
         reset_attempt();
+    }
+
+    /// command_end and stream_end for the whole stream; `failure` is null on success.
+    void report_end(std::exception_ptr failure) {
+        runtime_->record_usage(usage_);
+        if (!trace_.on()) return;
+        Event s = trace_.make(EventType::stream_end, trace_.command_span, {});
+        s.chunks = chunks_;
+        s.duration = since(started_at_);
+        s.usage = usage_;
+        s.outcome = failure ? "error" : "ok";
+        trace_.emit(s);
+        Event e = trace_.make(EventType::command_end, trace_.command_span, {});
+        e.attempt = attempt_;
+        e.duration = s.duration;
+        e.usage = usage_;
+        if (failure) RunTrace::describe_failure(e, failure, false);
+        else e.outcome = "ok";
+        trace_.emit(e);
     }
 
     void reset_attempt() {
@@ -122,6 +150,12 @@ private:
                 co_await with_timeout(stream_->next(), limit, "stream of '" + def_->name + "'", "deadline");
             if (chunk) {
                 if (chunk->empty()) continue;
+                if (chunks_++ == 0 && trace_.on()) {
+                    Event e = trace_.make(EventType::stream_first_chunk, trace_.command_span, {});
+                    e.attempt = attempt_;
+                    e.duration = since(started_at_);  // time to first token
+                    trace_.emit(e);
+                }
                 delivered_ = true;
                 co_return chunk;
             }
@@ -130,14 +164,17 @@ private:
             usage_ += reply.usage;
             const LoopRules rules{settings_.max_tool_turns, false, OutputMode::text, nullptr};
             if (decide_step(reply, state_, rules) == Step::run_tools) {
+                const ToolTrace tool_trace{&trace_, trace_.command_span, attempt_};
                 std::vector<ToolResult> results = co_await run_tool_calls(
-                    reply.tool_calls, tools_, settings_.parallel_tools_max, runtime_->blocking_executor());
+                    reply.tool_calls, tools_, settings_.parallel_tools_max, runtime_->blocking_executor(),
+                    trace_.on() ? &tool_trace : nullptr);
                 transcript_.push_back(
                     Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
                 transcript_.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
                 continue;
             }
             done_ = true;
+            report_end(nullptr);
             co_return std::nullopt;
         }
     }
@@ -155,6 +192,8 @@ private:
     Usage usage_;
     std::mt19937_64 rng_{std::random_device{}()};
     std::chrono::steady_clock::time_point started_at_;
+    RunTrace trace_;
+    std::size_t chunks_ = 0;
     int attempt_ = 0;
     bool started_ = false;
     bool delivered_ = false;

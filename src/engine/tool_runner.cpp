@@ -1,5 +1,6 @@
 #include "engine/tool_runner.hpp"
 
+#include "engine/run_trace.hpp"
 #include "engine/timeout.hpp"
 
 #include <alloy/json.hpp>
@@ -102,46 +103,37 @@ asio::awaitable<std::string> run_body(const Tool& tool, boost::json::value args,
     }
 }
 
-struct Batch {
-    std::vector<ToolCall> calls;
-    std::shared_ptr<const std::vector<Tool>> tools;
-    asio::any_io_executor blocking_executor;
-    std::vector<ToolResult> results;
-    std::atomic<std::size_t> next{0};
+/// A tool call's result plus what events need to know about it.
+struct Outcome {
+    ToolResult result;
+    std::string contract;  ///< the failed require/ensure message, if any
 };
 
-asio::awaitable<void> batch_worker(std::shared_ptr<Batch> batch) {
-    for (;;) {
-        const std::size_t i = batch->next.fetch_add(1);
-        if (i >= batch->calls.size()) co_return;
-        ToolResult r = co_await invoke_tool(batch->calls[i], batch->tools, batch->blocking_executor);
-        batch->results[i] = std::move(r);
-    }
+Outcome error_outcome(const ToolCall& call, std::string text, std::string contract = {}) {
+    return Outcome{error_result(call, std::move(text)), std::move(contract)};
 }
 
-}  // namespace
-
-asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std::vector<Tool>> tools,
-                                        asio::any_io_executor blocking_executor) {
+asio::awaitable<Outcome> execute_tool(ToolCall call, std::shared_ptr<const std::vector<Tool>> tools,
+                                      asio::any_io_executor blocking_executor) {
     const Tool* tool = nullptr;
     for (const auto& t : *tools)
         if (t.name() == call.name) tool = &t;
     if (!tool)
-        co_return error_result(call, "Unknown tool '" + call.name + "'. Available tools: " + available_tools(*tools) + ".");
+        co_return error_outcome(call, "Unknown tool '" + call.name + "'. Available tools: " + available_tools(*tools) + ".");
 
     boost::system::error_code ec;
     boost::json::value args = boost::json::parse(call.arguments.empty() ? std::string_view("{}") : call.arguments, ec);
     if (ec)
-        co_return error_result(call, "Invalid arguments for tool '" + call.name + "': not valid JSON (" + ec.message() +
-                                         "): " + snippet(call.arguments));
+        co_return error_outcome(call, "Invalid arguments for tool '" + call.name + "': not valid JSON (" + ec.message() +
+                                          "): " + snippet(call.arguments));
     if (!args.is_object())
-        co_return error_result(call, "Invalid arguments for tool '" + call.name + "': expected a JSON object, got " +
-                                         snippet(call.arguments));
+        co_return error_outcome(call, "Invalid arguments for tool '" + call.name + "': expected a JSON object, got " +
+                                          snippet(call.arguments));
 
     std::exception_ptr failure;
     try {
         std::string text = co_await run_body(*tool, std::move(args), blocking_executor);
-        co_return ToolResult{call.id, call.name, std::move(text), false};
+        co_return Outcome{ToolResult{call.id, call.name, std::move(text), false}, {}};
     } catch (...) {
         failure = std::current_exception();
     }
@@ -149,22 +141,82 @@ asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std
     try {
         std::rethrow_exception(failure);
     } catch (const ToolError& e) {
-        co_return error_result(call, e.what());
+        co_return error_outcome(call, e.what(), e.contract());
     } catch (const ConversionError& e) {
-        co_return error_result(call, "Invalid arguments for tool '" + call.name + "': " + std::string(e.what()));
+        co_return error_outcome(call, "Invalid arguments for tool '" + call.name + "': " + std::string(e.what()));
     } catch (const std::exception& e) {
-        co_return error_result(call, boost::core::demangle(typeid(e).name()) + ": " + e.what());
+        co_return error_outcome(call, boost::core::demangle(typeid(e).name()) + ": " + e.what());
     } catch (...) {
-        co_return error_result(call, "tool '" + call.name + "' failed with an unknown exception");
+        co_return error_outcome(call, "tool '" + call.name + "' failed with an unknown exception");
     }
+}
+
+struct Batch {
+    std::vector<ToolCall> calls;
+    std::shared_ptr<const std::vector<Tool>> tools;
+    asio::any_io_executor blocking_executor;
+    std::vector<ToolResult> results;
+    std::atomic<std::size_t> next{0};
+    const ToolTrace* trace = nullptr;
+};
+
+asio::awaitable<void> batch_worker(std::shared_ptr<Batch> batch) {
+    for (;;) {
+        const std::size_t i = batch->next.fetch_add(1);
+        if (i >= batch->calls.size()) co_return;
+        ToolResult r = co_await invoke_tool(batch->calls[i], batch->tools, batch->blocking_executor, batch->trace);
+        batch->results[i] = std::move(r);
+    }
+}
+
+}  // namespace
+
+asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std::vector<Tool>> tools,
+                                        asio::any_io_executor blocking_executor, const ToolTrace* trace) {
+    if (!trace) {
+        Outcome out = co_await execute_tool(std::move(call), std::move(tools), std::move(blocking_executor));
+        co_return std::move(out.result);
+    }
+    const RunTrace& run = *trace->run;
+    const std::string span = new_span_id();
+    Event start = run.make(EventType::tool_start, span, trace->parent_span);
+    start.attempt = trace->attempt;
+    start.tool = call.name;
+    start.tool_call_id = call.id;
+    if (run.content) start.content = call.arguments;
+    run.emit(start);
+    const auto started = std::chrono::steady_clock::now();
+    Event end = run.make(EventType::tool_end, span, trace->parent_span);
+    end.attempt = trace->attempt;
+    end.tool = call.name;
+    end.tool_call_id = call.id;
+    std::exception_ptr failure;
+    try {
+        Outcome out = co_await execute_tool(std::move(call), std::move(tools), std::move(blocking_executor));
+        end.duration = since(started);
+        end.outcome = out.result.is_error ? "error" : "ok";
+        end.contract = out.contract;
+        if (out.result.is_error) end.error_message = out.result.content;
+        if (run.content) end.content = out.result.content;
+        run.emit(end);
+        co_return std::move(out.result);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    end.duration = since(started);
+    RunTrace::describe_failure(end, failure, true);
+    run.emit(end);
+    std::rethrow_exception(failure);
 }
 
 asio::awaitable<std::vector<ToolResult>> run_tool_calls(std::vector<ToolCall> calls,
                                                         std::shared_ptr<const std::vector<Tool>> tools,
-                                                        int max_parallel, asio::any_io_executor blocking_executor) {
+                                                        int max_parallel, asio::any_io_executor blocking_executor,
+                                                        const ToolTrace* trace) {
     if (calls.size() == 1) {
         std::vector<ToolResult> one;
-        ToolResult r = co_await invoke_tool(std::move(calls.front()), std::move(tools), std::move(blocking_executor));
+        ToolResult r =
+            co_await invoke_tool(std::move(calls.front()), std::move(tools), std::move(blocking_executor), trace);
         one.push_back(std::move(r));
         co_return one;
     }
@@ -173,6 +225,7 @@ asio::awaitable<std::vector<ToolResult>> run_tool_calls(std::vector<ToolCall> ca
     batch->calls = std::move(calls);
     batch->tools = std::move(tools);
     batch->blocking_executor = std::move(blocking_executor);
+    batch->trace = trace;
 
     // A fixed set of workers pulls calls in order: at most max_parallel bodies run at any moment.
     const std::size_t workers = std::min<std::size_t>(batch->calls.size(), static_cast<std::size_t>(max_parallel));

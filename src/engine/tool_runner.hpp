@@ -8,20 +8,32 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace alloy::detail {
 
+struct RunTrace;
+
+/// Where tool events go: the run's trace, under the attempt span.
+struct ToolTrace {
+    const RunTrace* run;
+    std::string parent_span;
+    int attempt;
+};
+
 /// Runs one call. Every failure (unknown tool, invalid arguments, contract, exception, timeout) becomes
 /// an error result whose text tells the model what went wrong; only cancellation propagates.
 boost::asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std::vector<Tool>> tools,
-                                               boost::asio::any_io_executor blocking_executor);
+                                               boost::asio::any_io_executor blocking_executor,
+                                               const ToolTrace* trace = nullptr);
 
 /// Runs `calls` with at most `max_parallel` at once and returns their results in call order.
 /// Cancelling the caller cancels every running call (blocking bodies already on the thread pool
 /// finish there, detached; their results are dropped).
 boost::asio::awaitable<std::vector<ToolResult>> run_tool_calls(std::vector<ToolCall> calls, std::shared_ptr<const std::vector<Tool>> tools,
                                                                int max_parallel,
-                                                               boost::asio::any_io_executor blocking_executor);
+                                                               boost::asio::any_io_executor blocking_executor,
+                                                               const ToolTrace* trace = nullptr);
 
 }  // namespace alloy::detail
