@@ -3,6 +3,8 @@
 // Beast underneath, but this header keeps Beast out: callers see plain strings and a pull-based body.
 #pragma once
 
+#include "http/proxy.hpp"
+
 #include <alloy/config.hpp>
 #include <alloy/errors.hpp>
 
@@ -64,9 +66,23 @@ public:
 /// "write", "first_byte", "stream_idle", "read"). A connection that saw an error, a timeout or a
 /// cancellation is closed, never reused. HTTP error statuses are NOT exceptions here: they are returned.
 /// Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (CONNECT tunnelling for https).
+///
+/// Contracts shared by send() and open():
+/// - They run on the calling coroutine's executor; connections are pooled per executor and are only
+///   ever used on it. Several executors and threads may share one Client.
+/// - Per-operation cancellation (e.g. `co_await (client.send(...) || timer.async_wait(...))`) closes
+///   the connection and throws CommandError(kind cancelled). The same holds for ResponseStream reads.
+/// - A stale pooled connection (closed by the server while idle) that fails before any byte of the
+///   response arrived is replaced by a fresh connection once, transparently.
+/// - The Client must outlive every ResponseStream it returned and be destroyed before the
+///   execution contexts it was used on (pooled sockets belong to them).
+/// - Resolution is bounded by resolve_timeout but, like getaddrinfo itself, not interruptible.
 class Client {
 public:
+    /// Reads the proxy configuration from the process environment once, here.
     Client();
+    /// Uses `proxy` instead of the environment (tests, embedding applications).
+    explicit Client(ProxyConfig proxy);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
