@@ -1,6 +1,7 @@
 // Shared inputs and helpers for the provider adapter tests.
 #pragma once
 
+#include "http/sse.hpp"
 #include "providers/adapter.hpp"
 
 #include <alloy/provider.hpp>
@@ -67,6 +68,35 @@ inline std::string joined(const std::vector<std::string>& parts) {
     std::string all;
     for (const auto& p : parts) all += p;
     return all;
+}
+
+/// Result of driving a stream state with a recorded body.
+struct StreamRun {
+    std::vector<std::string> deltas;
+    ModelReply reply;
+};
+
+/// Feeds a recorded body through the real decoder in pieces of `piece` bytes (0: all at once), then
+/// finishes the state, as HttpProvider does.
+inline StreamRun run_stream(providers::StreamState& state, providers::Framing framing, std::string_view body,
+                            std::size_t piece = 0) {
+    StreamRun run;
+    const std::size_t step = piece == 0 ? body.size() : piece;
+    if (framing == providers::Framing::sse) {
+        http::SseDecoder decoder;
+        for (std::size_t i = 0; i < body.size(); i += step) {
+            for (const auto& ev : decoder.feed(body.substr(i, step))) state.on_event(ev.event, ev.data, run.deltas);
+        }
+        if (auto ev = decoder.finish()) state.on_event(ev->event, ev->data, run.deltas);
+    } else {
+        http::NdjsonDecoder decoder;
+        for (std::size_t i = 0; i < body.size(); i += step) {
+            for (const auto& line : decoder.feed(body.substr(i, step))) state.on_event("", line, run.deltas);
+        }
+        if (auto line = decoder.finish()) state.on_event("", *line, run.deltas);
+    }
+    run.reply = state.finish();
+    return run;
 }
 
 }  // namespace alloy::test
