@@ -23,7 +23,9 @@ struct RetrySeen {
     int status;
 };
 
+// The client's pooled sockets belong to the io_context: the client must be destroyed first.
 struct Fixture {
+    net::io_context io;
     std::shared_ptr<http::Client> client = std::make_shared<http::Client>();
     std::vector<RetrySeen> retries;
 
@@ -51,10 +53,10 @@ ModelRequest hello() {
     return r;
 }
 
-/// Runs `op` to completion on a fresh io_context, bounded by a hard limit.
+/// Runs `op` to completion on `io`, bounded by a hard limit.
 template <typename T>
-T run(net::awaitable<T> op) {
-    net::io_context io;
+T run(net::io_context& io, net::awaitable<T> op) {
+    io.restart();
     std::optional<T> result;
     std::exception_ptr error;
     net::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
@@ -123,7 +125,7 @@ TEST_CASE("http provider: retries a 429 honouring Retry-After, then parses the r
         return reply;
     });
     Fixture f;
-    const auto reply = run(do_complete(f.provider(server), hello()));
+    const auto reply = run(f.io, do_complete(f.provider(server), hello()));
     CHECK(reply.text == "hello");
     CHECK(reply.request_id == "req_ok");
     CHECK(reply.usage.input_tokens == 3);
@@ -147,7 +149,7 @@ TEST_CASE("http provider: a 400 is not retried and maps to provider_status", "[p
     });
     Fixture f;
     try {
-        run(do_complete(f.provider(server), hello()));
+        run(f.io, do_complete(f.provider(server), hello()));
         FAIL("expected an exception");
     } catch (const CommandError& e) {
         CHECK(e.kind() == ErrorKind::provider_status);
@@ -170,7 +172,7 @@ TEST_CASE("http provider: retries stop after request_retries; long Retry-After i
     });
     Fixture f;
     try {
-        run(do_complete(f.provider(server, 1), hello()));
+        run(f.io, do_complete(f.provider(server, 1), hello()));
         FAIL("expected an exception");
     } catch (const CommandError& e) {
         CHECK(e.kind() == ErrorKind::provider_status);
@@ -198,7 +200,7 @@ TEST_CASE("http provider: streams deltas chunk by chunk and after a retried erro
                           "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"});
     });
     Fixture f;
-    const auto streamed = run(do_stream(f.provider(server), hello()));
+    const auto streamed = run(f.io, do_stream(f.provider(server), hello()));
     CHECK(streamed.error.empty());
     CHECK(streamed.deltas == std::vector<std::string>{"Hel", "lo"});
     CHECK(streamed.reply.text == "Hello");
@@ -217,7 +219,7 @@ TEST_CASE("http provider: a stream cut mid-way raises a stream error and is not 
         return reply;
     });
     Fixture f;
-    const auto streamed = run(do_stream(f.provider(server), hello()));
+    const auto streamed = run(f.io, do_stream(f.provider(server), hello()));
     CHECK(streamed.kind == ErrorKind::stream);
     CHECK_FALSE(streamed.error.empty());
     CHECK(server.requests().size() == 1);
@@ -230,7 +232,7 @@ TEST_CASE("http provider: an error event inside a 200 stream raises after the ea
                           "data: {\"error\":{\"message\":\"upstream exploded\",\"type\":\"server_error\",\"code\":502}}\n\n"});
     });
     Fixture f;
-    const auto streamed = run(do_stream(f.provider(server), hello()));
+    const auto streamed = run(f.io, do_stream(f.provider(server), hello()));
     CHECK(streamed.deltas == std::vector<std::string>{"par"});
     CHECK(streamed.kind == ErrorKind::stream);
     CHECK_THAT(streamed.error, Catch::Contains("upstream exploded"));
@@ -244,7 +246,7 @@ TEST_CASE("http provider: a malformed 200 body is a protocol error with a snippe
     });
     Fixture f;
     try {
-        run(do_complete(f.provider(server), hello()));
+        run(f.io, do_complete(f.provider(server), hello()));
         FAIL("expected an exception");
     } catch (const CommandError& e) {
         CHECK(e.kind() == ErrorKind::protocol);
