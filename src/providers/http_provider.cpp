@@ -1,0 +1,227 @@
+#include "providers/http_provider.hpp"
+
+#include "engine/retry_policy.hpp"
+#include "http/sse.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <exception>
+#include <optional>
+
+namespace alloy::providers {
+
+namespace asio = boost::asio;
+
+struct detail::HttpProviderState {
+    std::unique_ptr<Adapter> adapter;
+    std::shared_ptr<http::Client> client;
+    HttpProviderOptions options;
+    std::mutex rng_mutex;  // the provider is shared between coroutines on several threads
+    std::mt19937_64 rng;
+
+    std::chrono::milliseconds next_delay(int retry_index, const Diagnostics& diag) {
+        std::lock_guard lock(rng_mutex);
+        return retry::backoff_delay(retry_index, options.backoff_initial, options.backoff_max, diag.retry_after,
+                                    options.retry_after_max, rng);
+    }
+};
+
+namespace {
+
+bool is_success(int status) { return status >= 200 && status < 300; }
+
+// Connection errors and timeouts before the response started; the client marks them retryable.
+bool transport_retryable(const CommandError& error) {
+    return (error.kind() == ErrorKind::connection || error.kind() == ErrorKind::timeout) && error.retryable();
+}
+
+// Waits out the backoff before retry number `retry_index` (0-based) on a cancellable steady timer.
+asio::awaitable<void> wait_before_retry(std::shared_ptr<detail::HttpProviderState> shared, int retry_index, Diagnostics diag) {
+    const auto delay = shared->next_delay(retry_index, diag);
+    if (shared->options.on_retry) shared->options.on_retry(retry_index + 1, delay, diag);
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor, delay);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+        diag.message = "cancelled while waiting to retry";
+        throw CommandError(ErrorKind::cancelled, diag.provider + " request cancelled while waiting to retry",
+                           std::move(diag));
+    }
+}
+
+/// Body chunks -> decoder -> adapter state machine -> text deltas, pulled by the consumer.
+class HttpReplyStream final : public ReplyStream {
+public:
+    HttpReplyStream(std::shared_ptr<detail::HttpProviderState> shared, std::unique_ptr<http::ResponseStream> body,
+                    std::unique_ptr<StreamState> state)
+        : shared_(std::move(shared)), body_(std::move(body)), state_(std::move(state)),
+          framing_(shared_->adapter->framing()) {}
+
+    asio::awaitable<std::optional<std::string>> next() override {
+        if (failure_) std::rethrow_exception(failure_);
+        while (pending_.empty() && !ended_) {
+            std::optional<std::string> chunk;
+            std::exception_ptr read_failure;
+            try {
+                chunk = co_await body_->next_chunk();
+            } catch (const CommandError& e) {
+                read_failure = std::make_exception_ptr(broken_stream(e));
+            } catch (...) {
+                read_failure = std::current_exception();
+            }
+            try {
+                if (read_failure) std::rethrow_exception(read_failure);
+                consume(chunk);
+            } catch (...) {
+                failure_ = std::current_exception();
+                body_.reset();  // closes the connection
+                throw;
+            }
+        }
+        if (pending_.empty()) co_return std::nullopt;
+        std::string delta = std::move(pending_.front());
+        pending_.pop_front();
+        co_return delta;
+    }
+
+    const ModelReply& final() const override { return reply_; }
+
+private:
+    // A body that breaks off mid-way is a broken stream; timeouts and cancellation keep their kind.
+    CommandError broken_stream(const CommandError& e) const {
+        if (e.kind() != ErrorKind::connection && e.kind() != ErrorKind::protocol) return e;
+        Diagnostics diag = e.diagnostics();
+        if (diag.provider.empty()) diag.provider = std::string(shared_->adapter->name());
+        return CommandError(ErrorKind::stream,
+                            std::string(shared_->adapter->name()) + " stream broke off: " + e.what(), std::move(diag));
+    }
+
+    void consume(const std::optional<std::string>& chunk) {
+        std::vector<std::string> deltas;
+        if (framing_ == Framing::sse) {
+            if (chunk) {
+                for (const auto& event : sse_.feed(*chunk)) state_->on_event(event.event, event.data, deltas);
+            } else if (auto event = sse_.finish()) {
+                state_->on_event(event->event, event->data, deltas);
+            }
+        } else {
+            if (chunk) {
+                for (const auto& line : ndjson_.feed(*chunk)) state_->on_event({}, line, deltas);
+            } else if (auto line = ndjson_.finish()) {
+                state_->on_event({}, *line, deltas);
+            }
+        }
+        for (auto& delta : deltas) {
+            if (!delta.empty()) pending_.push_back(std::move(delta));
+        }
+        if (!chunk) {
+            reply_ = state_->finish();
+            ended_ = true;
+        }
+    }
+
+    std::shared_ptr<detail::HttpProviderState> shared_;
+    std::unique_ptr<http::ResponseStream> body_;
+    std::unique_ptr<StreamState> state_;
+    Framing framing_;
+    http::SseDecoder sse_;
+    http::NdjsonDecoder ndjson_;
+    std::deque<std::string> pending_;
+    ModelReply reply_;
+    std::exception_ptr failure_;
+    bool ended_ = false;
+};
+
+asio::awaitable<ModelReply> run_complete(std::shared_ptr<detail::HttpProviderState> shared, http::Request request) {
+    const int retries = std::max(shared->options.http.request_retries, 0);
+    for (int attempt = 0;; ++attempt) {
+        Diagnostics retry_diag;
+        try {
+            http::Response response = co_await shared->client->send(request, shared->options.http);
+            if (is_success(response.status)) {
+                ModelReply reply = shared->adapter->parse_reply(response.headers, response.body);
+                co_return reply;
+            }
+            Diagnostics diag = shared->adapter->parse_error(response.status, response.headers, response.body);
+            if (!diag.retryable || attempt >= retries) throw status_error(diag);
+            retry_diag = std::move(diag);
+        } catch (const CommandError& e) {
+            if (!transport_retryable(e) || attempt >= retries) throw;
+            retry_diag = e.diagnostics();
+        }
+        co_await wait_before_retry(shared, attempt, std::move(retry_diag));
+    }
+}
+
+asio::awaitable<std::unique_ptr<ReplyStream>> run_stream(std::shared_ptr<detail::HttpProviderState> shared,
+                                                         http::Request request) {
+    const int retries = std::max(shared->options.http.request_retries, 0);
+    for (int attempt = 0;; ++attempt) {
+        Diagnostics retry_diag;
+        try {
+            std::unique_ptr<http::ResponseStream> body = co_await shared->client->open(request, shared->options.http);
+            if (is_success(body->status())) {
+                auto state = shared->adapter->start_stream(body->headers());
+                co_return std::make_unique<HttpReplyStream>(shared, std::move(body), std::move(state));
+            }
+            std::string text = co_await body->read_rest();
+            Diagnostics diag = shared->adapter->parse_error(body->status(), body->headers(), text);
+            if (!diag.retryable || attempt >= retries) throw status_error(diag);
+            retry_diag = std::move(diag);
+        } catch (const CommandError& e) {
+            if (!transport_retryable(e) || attempt >= retries) throw;
+            retry_diag = e.diagnostics();
+        }
+        co_await wait_before_retry(shared, attempt, std::move(retry_diag));
+    }
+}
+
+// Builds the wire request in the wanted form, copying the request only when its flag disagrees.
+http::Request build_wire(const Adapter& adapter, const ModelRequest& request, bool stream) {
+    if (request.stream == stream) return adapter.build_request(request);
+    ModelRequest copy = request;
+    copy.stream = stream;
+    return adapter.build_request(copy);
+}
+
+}  // namespace
+
+CommandError status_error(const Diagnostics& diag) {
+    std::string message = diag.provider + " returned HTTP " + std::to_string(diag.http_status);
+    const std::string& label = !diag.error_type.empty() ? diag.error_type : diag.error_code;
+    if (!label.empty()) message += " " + label;
+    if (!diag.message.empty()) message += ": " + diag.message;
+    return CommandError(ErrorKind::provider_status, message, diag);
+}
+
+HttpProvider::HttpProvider(std::unique_ptr<Adapter> adapter, std::shared_ptr<http::Client> client,
+                           HttpProviderOptions options)
+    : shared_(std::make_shared<detail::HttpProviderState>()) {
+    shared_->adapter = std::move(adapter);
+    shared_->client = std::move(client);
+    shared_->rng.seed(options.seed != 0 ? options.seed : std::random_device{}());
+    shared_->options = std::move(options);
+}
+
+std::string_view HttpProvider::name() const noexcept { return shared_->adapter->name(); }
+
+ProviderCapabilities HttpProvider::capabilities() const noexcept { return shared_->adapter->capabilities(); }
+
+// Both operations build the wire request before suspending, so `request` is not read afterwards.
+asio::awaitable<ModelReply> HttpProvider::complete(const ModelRequest& request) {
+    http::Request wire = build_wire(*shared_->adapter, request, false);
+    ModelReply reply = co_await run_complete(shared_, std::move(wire));
+    co_return reply;
+}
+
+asio::awaitable<std::unique_ptr<ReplyStream>> HttpProvider::stream(const ModelRequest& request) {
+    http::Request wire = build_wire(*shared_->adapter, request, true);
+    std::unique_ptr<ReplyStream> reply = co_await run_stream(shared_, std::move(wire));
+    co_return reply;
+}
+
+}  // namespace alloy::providers
