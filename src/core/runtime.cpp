@@ -85,15 +85,27 @@ std::shared_ptr<Provider> Runtime::provider_for(const ResolvedSettings& settings
         if (!fake) fake = detail::make_fake_provider();
         return fake;
     }
-    // Adapters are cheap but not free to build: cache one per routing-relevant settings. The key is
-    // only compared, never printed.
-    std::string key = settings.provider;
-    key += '\x1f';
-    key += settings.model;
-    key += '\x1f';
-    key += settings.base_url;
-    key += '\x1f';
-    key += settings.api_key;
+    // Adapters are cheap but not free to build: cache one per routing and transport settings. The key
+    // is only compared, never printed (it holds the API key).
+    const auto& h = settings.http;
+    std::string key;
+    for (const std::string* part : {&settings.provider, &settings.model, &settings.base_url, &settings.api_key,
+                                    &h.ca_file}) {
+        key += *part;
+        key += '\x1f';
+    }
+    for (long long n : {static_cast<long long>(h.resolve_timeout.count()), static_cast<long long>(h.connect_timeout.count()),
+                        static_cast<long long>(h.tls_timeout.count()), static_cast<long long>(h.write_timeout.count()),
+                        static_cast<long long>(h.first_byte_timeout.count()),
+                        static_cast<long long>(h.stream_idle_timeout.count()), static_cast<long long>(h.max_response_bytes),
+                        static_cast<long long>(h.request_retries), static_cast<long long>(h.max_connections_per_origin),
+                        static_cast<long long>(h.pool_idle_timeout.count()), static_cast<long long>(h.insecure_skip_tls_verify),
+                        static_cast<long long>(settings.backoff_initial.count()),
+                        static_cast<long long>(settings.backoff_max.count()),
+                        static_cast<long long>(settings.retry_after_max.count())}) {
+        key += std::to_string(n);
+        key += '\x1f';
+    }
     auto& slot = impl_->providers[key];
     if (!slot) {
         if (!impl_->http) impl_->http = std::make_shared<http::Client>();

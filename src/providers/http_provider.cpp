@@ -40,9 +40,11 @@ bool transport_retryable(const CommandError& error) {
 }
 
 // Waits out the backoff before retry number `retry_index` (0-based) on a cancellable steady timer.
-asio::awaitable<void> wait_before_retry(std::shared_ptr<detail::HttpProviderState> shared, int retry_index, Diagnostics diag) {
+asio::awaitable<void> wait_before_retry(std::shared_ptr<detail::HttpProviderState> shared, int retry_index,
+                                        Diagnostics diag, RetryObserver request_hook) {
     const auto delay = shared->next_delay(retry_index, diag);
     if (shared->options.on_retry) shared->options.on_retry(retry_index + 1, delay, diag);
+    if (request_hook) request_hook(retry_index + 1, delay, diag);
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer timer(executor, delay);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -136,7 +138,8 @@ private:
     bool ended_ = false;
 };
 
-asio::awaitable<ModelReply> run_complete(std::shared_ptr<detail::HttpProviderState> shared, http::Request request) {
+asio::awaitable<ModelReply> run_complete(std::shared_ptr<detail::HttpProviderState> shared, http::Request request,
+                                         RetryObserver request_hook) {
     const int retries = std::max(shared->options.http.request_retries, 0);
     for (int attempt = 0;; ++attempt) {
         Diagnostics retry_diag;
@@ -144,6 +147,9 @@ asio::awaitable<ModelReply> run_complete(std::shared_ptr<detail::HttpProviderSta
             http::Response response = co_await shared->client->send(request, shared->options.http);
             if (is_success(response.status)) {
                 ModelReply reply = shared->adapter->parse_reply(response.headers, response.body);
+                reply.http_status = response.status;
+                reply.bytes_sent = request.body.size();
+                reply.bytes_received = response.body.size();
                 co_return reply;
             }
             Diagnostics diag = shared->adapter->parse_error(response.status, response.headers, response.body);
@@ -153,12 +159,12 @@ asio::awaitable<ModelReply> run_complete(std::shared_ptr<detail::HttpProviderSta
             if (!transport_retryable(e) || attempt >= retries) throw;
             retry_diag = e.diagnostics();
         }
-        co_await wait_before_retry(shared, attempt, std::move(retry_diag));
+        co_await wait_before_retry(shared, attempt, std::move(retry_diag), request_hook);
     }
 }
 
 asio::awaitable<std::unique_ptr<ReplyStream>> run_stream(std::shared_ptr<detail::HttpProviderState> shared,
-                                                         http::Request request) {
+                                                         http::Request request, RetryObserver request_hook) {
     const int retries = std::max(shared->options.http.request_retries, 0);
     for (int attempt = 0;; ++attempt) {
         Diagnostics retry_diag;
@@ -176,16 +182,23 @@ asio::awaitable<std::unique_ptr<ReplyStream>> run_stream(std::shared_ptr<detail:
             if (!transport_retryable(e) || attempt >= retries) throw;
             retry_diag = e.diagnostics();
         }
-        co_await wait_before_retry(shared, attempt, std::move(retry_diag));
+        co_await wait_before_retry(shared, attempt, std::move(retry_diag), request_hook);
     }
 }
 
-// Builds the wire request in the wanted form, copying the request only when its flag disagrees.
+// Builds the wire request in the wanted form, copying the request only when its flag disagrees, and
+// adds the request's own headers (trace context) after the adapter's.
 http::Request build_wire(const Adapter& adapter, const ModelRequest& request, bool stream) {
-    if (request.stream == stream) return adapter.build_request(request);
-    ModelRequest copy = request;
-    copy.stream = stream;
-    return adapter.build_request(copy);
+    http::Request wire;
+    if (request.stream == stream) {
+        wire = adapter.build_request(request);
+    } else {
+        ModelRequest copy = request;
+        copy.stream = stream;
+        wire = adapter.build_request(copy);
+    }
+    for (const auto& [name, value] : request.headers) wire.headers.set(name, value);
+    return wire;
 }
 
 }  // namespace
@@ -214,13 +227,13 @@ ProviderCapabilities HttpProvider::capabilities() const noexcept { return shared
 // Both operations build the wire request before suspending, so `request` is not read afterwards.
 asio::awaitable<ModelReply> HttpProvider::complete(const ModelRequest& request) {
     http::Request wire = build_wire(*shared_->adapter, request, false);
-    ModelReply reply = co_await run_complete(shared_, std::move(wire));
+    ModelReply reply = co_await run_complete(shared_, std::move(wire), request.on_retry);
     co_return reply;
 }
 
 asio::awaitable<std::unique_ptr<ReplyStream>> HttpProvider::stream(const ModelRequest& request) {
     http::Request wire = build_wire(*shared_->adapter, request, true);
-    std::unique_ptr<ReplyStream> reply = co_await run_stream(shared_, std::move(wire));
+    std::unique_ptr<ReplyStream> reply = co_await run_stream(shared_, std::move(wire), request.on_retry);
     co_return reply;
 }
 

@@ -57,7 +57,7 @@ TEST_CASE("gemini: stream URL, tool_choice none, synthesised ids are not echoed"
     auto r = full_request("gemini-2.5-flash");
     r.stream = true;
     r.tool_choice = ToolChoice::none;
-    r.messages[1].tool_calls[1].provider_data[detail::synthetic_id_key] = true;
+    r.messages[1].tool_calls[1].provider_data[alloy::providers::detail::synthetic_id_key] = true;
     r.messages[1].tool_calls[1].id = "call_local";
     r.messages[2].tool_results[1].call_id = "call_local";
     r.messages[2].tool_results[1].is_error = false;
@@ -93,11 +93,11 @@ TEST_CASE("gemini: parses text, parallel calls with signatures, usage and finish
     REQUIRE(calls.tool_calls.size() == 2);
     CHECK(calls.finish == FinishReason::tool_calls);
     CHECK_FALSE(calls.tool_calls[0].id.empty());
-    CHECK(detail::has_synthetic_id(calls.tool_calls[0]));
+    CHECK(alloy::providers::detail::has_synthetic_id(calls.tool_calls[0]));
     CHECK(calls.tool_calls[0].provider_data.at("thoughtSignature") == "sig-1");
     CHECK(calls.tool_calls[0].arguments == R"({"a":1,"b":2})");
     CHECK(calls.tool_calls[1].id == "fc-2");
-    CHECK_FALSE(detail::has_synthetic_id(calls.tool_calls[1]));
+    CHECK_FALSE(alloy::providers::detail::has_synthetic_id(calls.tool_calls[1]));
 
     const auto typed = a->parse_reply({}, R"({"candidates":[{"content":{"parts":[{"text":"{\"sum\":5}"}]},"finishReason":"STOP"}]})");
     CHECK(typed.text == R"({"sum":5})");

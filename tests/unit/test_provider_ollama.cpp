@@ -20,7 +20,7 @@ std::unique_ptr<Adapter> adapter(std::string key = "") {
 
 TEST_CASE("ollama: request body maps every field", "[providers]") {
     auto r = full_request("ollama:qwen3:8b");
-    r.messages[1].tool_calls[1].provider_data[detail::synthetic_id_key] = true;  // an older server sent no id
+    r.messages[1].tool_calls[1].provider_data[alloy::providers::detail::synthetic_id_key] = true;  // an older server sent no id
     const auto request = adapter()->build_request(r);
     CHECK(request.url == "http://localhost:11434/api/chat");
     CHECK_FALSE(request.headers.find("Authorization"));
@@ -73,7 +73,7 @@ TEST_CASE("ollama: parses text, tool calls as objects, usage", "[providers]") {
     CHECK(calls.finish == FinishReason::tool_calls);
     CHECK(calls.tool_calls[0].id == "call_o1");
     CHECK(calls.tool_calls[0].arguments == R"({"a":1,"b":2})");
-    CHECK(detail::has_synthetic_id(calls.tool_calls[1]));
+    CHECK(alloy::providers::detail::has_synthetic_id(calls.tool_calls[1]));
     CHECK(a->parse_reply({}, R"({"message":{"content":"{\"s"},"done":true,"done_reason":"length"})").finish == FinishReason::length);
     CHECK(a->parse_reply({}, R"({"message":{"content":"{\"sum\":5}"},"done":true,"done_reason":"stop"})").text == R"({"sum":5})");
 }
