@@ -6,6 +6,7 @@
 
 #include <alloy/config.hpp>
 #include <alloy/errors.hpp>
+#include <alloy/idempotency.hpp>
 #include <alloy/observe.hpp>
 #include <alloy/provider.hpp>
 #include <alloy/stream.hpp>
@@ -63,6 +64,10 @@ public:
     Usage total_usage() const;
     /// Adds a finished run's usage to the runtime total (called by the engine).
     void record_usage(const Usage& usage);
+
+    /// Replaces the store of idempotent tool results (default: an InMemoryIdempotencyStore).
+    void set_idempotency_store(std::shared_ptr<IdempotencyStore> store);
+    std::shared_ptr<IdempotencyStore> idempotency_store();
 
     /// Executor of the thread pool that runs tools marked `blocking()`.
     boost::asio::any_io_executor blocking_executor();

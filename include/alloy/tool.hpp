@@ -12,6 +12,7 @@
 #pragma once
 
 #include <alloy/errors.hpp>
+#include <alloy/idempotency.hpp>
 #include <alloy/json.hpp>
 #include <alloy/schema.hpp>
 
@@ -24,6 +25,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -41,8 +43,11 @@ public:
     boost::json::object parameters;
     bool blocking = false;                ///< run on the runtime's thread pool, not the io_context
     std::chrono::milliseconds timeout{0}; ///< 0 = none
+    IdempotencyScope idempotency_scope = IdempotencyScope::run;
 
     virtual ~ToolImpl() = default;
+    /// The call's natural key, when the tool declared one (see TypedTool::idempotency_key).
+    virtual std::optional<std::string> idempotency_key(const boost::json::value& args) const = 0;
     /// True when the body is a plain function (call_sync), false when it returns an awaitable (call_async).
     virtual bool is_sync() const noexcept = 0;
     /// Parses `args`, checks `require`, runs the body, checks `ensure`, serialises the result.
@@ -125,8 +130,14 @@ class TypedTool {
         Fn fn;
         std::vector<std::pair<Require, std::string>> requires_;
         std::vector<std::pair<Ensure, std::string>> ensures_;
+        std::function<std::string(const ArgsRef&)> key_;
 
         explicit Impl(Fn f) : fn(std::move(f)) {}
+
+        std::optional<std::string> idempotency_key(const boost::json::value& args) const override {
+            if (!key_) return std::nullopt;
+            return key_(parse(args));
+        }
 
         bool is_sync() const noexcept override { return !is_async; }
 
@@ -286,6 +297,18 @@ public:
     TypedTool timeout(std::chrono::milliseconds limit) const {
         TypedTool t = copy();
         t.impl_->timeout = limit;
+        return t;
+    }
+
+    /// Declares the tool idempotent with a natural key computed from its arguments: within `scope`, a
+    /// call whose key already completed returns the recorded result instead of running the body, and
+    /// concurrent calls with one key run it once. Only successful results are recorded.
+    template <class K>
+    TypedTool idempotency_key(K key_of, IdempotencyScope scope = IdempotencyScope::run) const {
+        TypedTool t = copy();
+        if constexpr (no_args) t.impl_->key_ = [key_of = std::move(key_of)](const ArgsRef&) { return std::string(key_of()); };
+        else t.impl_->key_ = [key_of = std::move(key_of)](const ArgsRef& a) { return std::string(key_of(a)); };
+        t.impl_->idempotency_scope = scope;
         return t;
     }
 

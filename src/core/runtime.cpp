@@ -1,6 +1,7 @@
 #include <alloy/runtime.hpp>
 
 #include "core/environment.hpp"
+#include "core/runtime_impl.hpp"
 #include "core/fake_provider.hpp"
 #include "http/client.hpp"
 #include "providers/factory.hpp"
@@ -22,36 +23,6 @@
 namespace asio = boost::asio;
 
 namespace alloy {
-
-struct Runtime::Impl {
-    mutable std::mutex mutex;
-    // Observers are read on every event and changed rarely: readers take a snapshot pointer.
-    std::shared_ptr<const std::vector<std::shared_ptr<Observer>>> observers =
-        std::make_shared<const std::vector<std::shared_ptr<Observer>>>();
-    std::atomic<bool> has_observers{false};
-    std::atomic<bool> capture_content{false};
-    mutable std::atomic<std::size_t> observer_failures{0};
-    Usage usage;
-    Settings defaults;
-    std::shared_ptr<Provider> override_provider;
-    std::map<std::string, std::shared_ptr<Provider>> providers;
-    std::shared_ptr<http::Client> http;
-    std::unique_ptr<asio::thread_pool> pool;
-
-    // Background io_context for the blocking forms, started on first use.
-    std::unique_ptr<asio::io_context> background;
-    std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> background_work;
-    std::thread background_thread;
-
-    ~Impl() {
-        if (background) {
-            background_work.reset();
-            background->stop();
-            if (background_thread.joinable()) background_thread.join();
-        }
-        if (pool) pool->join();
-    }
-};
 
 Runtime::Runtime(Settings defaults) : impl_(std::make_unique<Impl>()) { impl_->defaults = std::move(defaults); }
 
@@ -165,6 +136,17 @@ Usage Runtime::total_usage() const {
 void Runtime::record_usage(const Usage& usage) {
     std::lock_guard lock(impl_->mutex);
     impl_->usage += usage;
+}
+
+void Runtime::set_idempotency_store(std::shared_ptr<IdempotencyStore> store) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->idempotency = std::move(store);
+}
+
+std::shared_ptr<IdempotencyStore> Runtime::idempotency_store() {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->idempotency) impl_->idempotency = std::make_shared<InMemoryIdempotencyStore>();
+    return impl_->idempotency;
 }
 
 asio::any_io_executor Runtime::blocking_executor() {

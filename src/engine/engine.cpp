@@ -181,9 +181,10 @@ asio::awaitable<Attempt> run_attempt(Run& run) {
             continue;
         }
         const ToolTrace tool_trace{&run.trace, run.attempt_span, run.info.attempts};
-        std::vector<ToolResult> results = co_await run_tool_calls(
-            reply.tool_calls, run.tools, run.settings.parallel_tools_max, run.runtime->blocking_executor(),
-            run.trace.on() ? &tool_trace : nullptr);
+        ToolContext context{run.runtime->blocking_executor(), run.runtime, run.info.run_id,
+                            run.trace.on() ? &tool_trace : nullptr};
+        std::vector<ToolResult> results =
+            co_await run_tool_calls(reply.tool_calls, run.tools, run.settings.parallel_tools_max, std::move(context));
         transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
         transcript.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
     }

@@ -165,9 +165,10 @@ private:
             const LoopRules rules{settings_.max_tool_turns, false, OutputMode::text, nullptr};
             if (decide_step(reply, state_, rules) == Step::run_tools) {
                 const ToolTrace tool_trace{&trace_, trace_.command_span, attempt_};
-                std::vector<ToolResult> results = co_await run_tool_calls(
-                    reply.tool_calls, tools_, settings_.parallel_tools_max, runtime_->blocking_executor(),
-                    trace_.on() ? &tool_trace : nullptr);
+                ToolContext context{runtime_->blocking_executor(), runtime_, trace_.run_id,
+                                    trace_.on() ? &tool_trace : nullptr};
+                std::vector<ToolResult> results =
+                    co_await run_tool_calls(reply.tool_calls, tools_, settings_.parallel_tools_max, std::move(context));
                 transcript_.push_back(
                     Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
                 transcript_.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});

@@ -1,5 +1,6 @@
 #include "engine/tool_runner.hpp"
 
+#include "core/runtime_impl.hpp"
 #include "engine/run_trace.hpp"
 #include "engine/timeout.hpp"
 
@@ -113,8 +114,49 @@ Outcome error_outcome(const ToolCall& call, std::string text, std::string contra
     return Outcome{error_result(call, std::move(text)), std::move(contract)};
 }
 
+/// The store key of an idempotent call, or nullopt when the tool declares none.
+std::optional<std::string> store_key(const Tool& tool, const boost::json::value& args, const ToolContext& ctx) {
+    std::optional<std::string> key = tool.impl().idempotency_key(args);
+    if (!key) return std::nullopt;
+    std::string full = tool.impl().idempotency_scope == IdempotencyScope::run ? ctx.run_id + "/" : std::string("*/");
+    full += tool.name();
+    full += '/';
+    full += *key;
+    return full;
+}
+
+/// Runs an idempotent call: a recorded result is replayed; otherwise one call per key runs the body.
+asio::awaitable<std::string> run_idempotent(const Tool& tool, boost::json::value args, ToolContext ctx,
+                                            std::string key, bool& replayed) {
+    auto store = ctx.runtime->idempotency_store();
+    auto& gate = ctx.runtime->impl().idempotency_gate;
+    for (;;) {
+        if (auto hit = store->get(key)) {
+            replayed = true;
+            co_return *hit;
+        }
+        std::optional<std::string> waited;
+        std::optional<IdempotencyGate::Ticket> ticket = co_await gate.enter(key, waited);
+        if (!ticket) {
+            if (waited) {
+                replayed = true;
+                co_return *waited;
+            }
+            continue;  // the holder failed: try to become the holder
+        }
+        if (auto hit = store->get(key)) {  // completed between our check and entering the gate
+            replayed = true;
+            co_return *hit;
+        }
+        std::string text = co_await run_body(tool, std::move(args), ctx.blocking_executor);
+        store->put(key, text);
+        ticket->finish(text);
+        co_return text;
+    }
+}
+
 asio::awaitable<Outcome> execute_tool(ToolCall call, std::shared_ptr<const std::vector<Tool>> tools,
-                                      asio::any_io_executor blocking_executor) {
+                                      ToolContext ctx, bool& replayed) {
     const Tool* tool = nullptr;
     for (const auto& t : *tools)
         if (t.name() == call.name) tool = &t;
@@ -132,7 +174,10 @@ asio::awaitable<Outcome> execute_tool(ToolCall call, std::shared_ptr<const std::
 
     std::exception_ptr failure;
     try {
-        std::string text = co_await run_body(*tool, std::move(args), blocking_executor);
+        std::optional<std::string> key = ctx.runtime ? store_key(*tool, args, ctx) : std::nullopt;
+        std::string text;
+        if (key) text = co_await run_idempotent(*tool, std::move(args), ctx, std::move(*key), replayed);
+        else text = co_await run_body(*tool, std::move(args), ctx.blocking_executor);
         co_return Outcome{ToolResult{call.id, call.name, std::move(text), false}, {}};
     } catch (...) {
         failure = std::current_exception();
@@ -154,17 +199,16 @@ asio::awaitable<Outcome> execute_tool(ToolCall call, std::shared_ptr<const std::
 struct Batch {
     std::vector<ToolCall> calls;
     std::shared_ptr<const std::vector<Tool>> tools;
-    asio::any_io_executor blocking_executor;
+    ToolContext context;
     std::vector<ToolResult> results;
     std::atomic<std::size_t> next{0};
-    const ToolTrace* trace = nullptr;
 };
 
 asio::awaitable<void> batch_worker(std::shared_ptr<Batch> batch) {
     for (;;) {
         const std::size_t i = batch->next.fetch_add(1);
         if (i >= batch->calls.size()) co_return;
-        ToolResult r = co_await invoke_tool(batch->calls[i], batch->tools, batch->blocking_executor, batch->trace);
+        ToolResult r = co_await invoke_tool(batch->calls[i], batch->tools, batch->context);
         batch->results[i] = std::move(r);
     }
 }
@@ -172,9 +216,11 @@ asio::awaitable<void> batch_worker(std::shared_ptr<Batch> batch) {
 }  // namespace
 
 asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std::vector<Tool>> tools,
-                                        asio::any_io_executor blocking_executor, const ToolTrace* trace) {
+                                        ToolContext context) {
+    bool replayed = false;
+    const ToolTrace* trace = context.trace;
     if (!trace) {
-        Outcome out = co_await execute_tool(std::move(call), std::move(tools), std::move(blocking_executor));
+        Outcome out = co_await execute_tool(std::move(call), std::move(tools), std::move(context), replayed);
         co_return std::move(out.result);
     }
     const RunTrace& run = *trace->run;
@@ -192,8 +238,9 @@ asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std
     end.tool_call_id = call.id;
     std::exception_ptr failure;
     try {
-        Outcome out = co_await execute_tool(std::move(call), std::move(tools), std::move(blocking_executor));
+        Outcome out = co_await execute_tool(std::move(call), std::move(tools), std::move(context), replayed);
         end.duration = since(started);
+        if (replayed) end.reason = "replayed: idempotency key already completed";
         end.outcome = out.result.is_error ? "error" : "ok";
         end.contract = out.contract;
         if (out.result.is_error) end.error_message = out.result.content;
@@ -211,12 +258,10 @@ asio::awaitable<ToolResult> invoke_tool(ToolCall call, std::shared_ptr<const std
 
 asio::awaitable<std::vector<ToolResult>> run_tool_calls(std::vector<ToolCall> calls,
                                                         std::shared_ptr<const std::vector<Tool>> tools,
-                                                        int max_parallel, asio::any_io_executor blocking_executor,
-                                                        const ToolTrace* trace) {
+                                                        int max_parallel, ToolContext context) {
     if (calls.size() == 1) {
         std::vector<ToolResult> one;
-        ToolResult r =
-            co_await invoke_tool(std::move(calls.front()), std::move(tools), std::move(blocking_executor), trace);
+        ToolResult r = co_await invoke_tool(std::move(calls.front()), std::move(tools), std::move(context));
         one.push_back(std::move(r));
         co_return one;
     }
@@ -224,8 +269,7 @@ asio::awaitable<std::vector<ToolResult>> run_tool_calls(std::vector<ToolCall> ca
     batch->results.resize(calls.size());
     batch->calls = std::move(calls);
     batch->tools = std::move(tools);
-    batch->blocking_executor = std::move(blocking_executor);
-    batch->trace = trace;
+    batch->context = std::move(context);
 
     // A fixed set of workers pulls calls in order: at most max_parallel bodies run at any moment.
     const std::size_t workers = std::min<std::size_t>(batch->calls.size(), static_cast<std::size_t>(max_parallel));
