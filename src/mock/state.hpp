@@ -1,0 +1,43 @@
+// State shared by the mock server's connections: options, counters, the fault queue, recorded requests.
+#pragma once
+
+#include "alloy/mock/server.hpp"
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+namespace alloy::mock::detail {
+
+struct ServerState {
+    explicit ServerState(ServerOptions o) : options(std::move(o)) {}
+
+    const ServerOptions options;
+
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> connections_accepted{0};
+    std::atomic<std::uint64_t> open_connections{0};
+    std::atomic<std::uint64_t> faults_applied{0};
+    std::atomic<std::uint64_t> sequence{0};  ///< request numbers for ids
+
+    /// Takes one application of the first queued fault matching `path`.
+    std::optional<Fault> take_fault(std::string_view path);
+    void push_fault(Fault f);
+    void clear_faults();
+    std::uint64_t faults_pending() const;
+
+    void record(RecordedRequest r);
+    std::vector<RecordedRequest> recorded() const;
+
+    Stats stats() const;
+    void reset();
+
+private:
+    mutable std::mutex mutex_;
+    std::deque<Fault> faults_;
+    std::deque<RecordedRequest> records_;
+};
+
+}  // namespace alloy::mock::detail
