@@ -2,6 +2,7 @@
 // asks the router for a plan and executes it (delays on async timers, chunked streams, cuts).
 #include "alloy/mock/server.hpp"
 
+#include "alloy/mock/test_pki.hpp"
 #include "mock/router.hpp"
 #include "mock/state.hpp"
 
@@ -9,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,6 +19,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <thread>
 
@@ -142,6 +145,16 @@ asio::awaitable<bool> write_body(Stream& stream, detail::Plan& plan, unsigned ve
 template <class Stream>
 asio::awaitable<void> serve_connection(std::shared_ptr<detail::ServerState> state, Stream stream) {
     ConnectionGuard guard(*state);
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+        // TLS: a bounded handshake, then no timeout (idle keep-alive connections are the client's call).
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+        auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+        beast::get_lowest_layer(stream).expires_never();
+        if (hec) {
+            close_stream(stream);
+            co_return;
+        }
+    }
     beast::flat_buffer buffer;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
@@ -169,7 +182,8 @@ asio::awaitable<void> serve_connection(std::shared_ptr<detail::ServerState> stat
     close_stream(stream);
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<detail::ServerState> state, tcp::acceptor& acceptor) {
+asio::awaitable<void> accept_loop(std::shared_ptr<detail::ServerState> state, tcp::acceptor& acceptor,
+                                  asio::ssl::context* tls) {
     asio::steady_timer backoff(co_await asio::this_coro::executor);
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
@@ -183,7 +197,13 @@ asio::awaitable<void> accept_loop(std::shared_ptr<detail::ServerState> state, tc
         socket.set_option(tcp::no_delay(true), ignored);
         state->connections_accepted.fetch_add(1, std::memory_order_relaxed);
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, serve_connection(state, beast::tcp_stream(std::move(socket))), asio::detached);
+        if (tls) {
+            asio::co_spawn(executor,
+                           serve_connection(state, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls)),
+                           asio::detached);
+        } else {
+            asio::co_spawn(executor, serve_connection(state, beast::tcp_stream(std::move(socket))), asio::detached);
+        }
     }
 }
 
@@ -196,6 +216,8 @@ struct Server::Impl {
           acceptor(ioc) {}
 
     std::shared_ptr<detail::ServerState> state;
+    std::unique_ptr<asio::ssl::context> tls;  // TLS mode only; outlives every connection
+    std::string ca_pem;
     asio::io_context ioc;
     tcp::acceptor acceptor;
     std::vector<std::thread> threads;
@@ -205,8 +227,6 @@ struct Server::Impl {
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
     const auto& opts = impl_->state->options;
-    if (opts.tls)
-        throw std::invalid_argument("alloy::mock::Server: TLS mode needs the test PKI, which this build lacks");
     asio::ip::address address;
     if (opts.host == "localhost") {
         address = asio::ip::make_address("127.0.0.1");
@@ -222,7 +242,19 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
     if (address.is_unspecified()) impl_->url_host = address.is_v6() ? "[::1]" : "127.0.0.1";
     else impl_->url_host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
 
-    asio::co_spawn(impl_->ioc, accept_loop(impl_->state, impl_->acceptor), asio::detached);
+    if (opts.tls) {
+        std::vector<std::string> ips{"127.0.0.1"};
+        if (!address.is_unspecified() && address.to_string() != "127.0.0.1") ips.push_back(address.to_string());
+        const TestPki pki = generate_test_pki({"localhost"}, ips);
+        impl_->ca_pem = pki.ca_cert_pem;
+        impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+        impl_->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                                asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                                asio::ssl::context::no_tlsv1_1);
+        impl_->tls->use_certificate_chain(asio::buffer(pki.server_cert_pem));
+        impl_->tls->use_private_key(asio::buffer(pki.server_key_pem), asio::ssl::context::pem);
+    }
+    asio::co_spawn(impl_->ioc, accept_loop(impl_->state, impl_->acceptor, impl_->tls.get()), asio::detached);
     const int n = std::max(1, opts.threads);
     for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
 }
@@ -241,7 +273,7 @@ std::string Server::base_url() const {
            std::to_string(impl_->port);
 }
 
-std::string Server::ca_cert_pem() const { return {}; }
+std::string Server::ca_cert_pem() const { return impl_->ca_pem; }
 
 void Server::push_fault(Fault fault) { impl_->state->push_fault(std::move(fault)); }
 void Server::clear_faults() { impl_->state->clear_faults(); }

@@ -5,6 +5,8 @@
 #include "mock/schema_values.hpp"
 #include "mock/script.hpp"
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -898,4 +900,61 @@ TEST_CASE("response_delay holds many requests at once without blocking threads",
     CHECK(ok == n);
     CHECK(elapsed >= 300ms);
     CHECK(elapsed < 10s);
+}
+
+TEST_CASE("TLS mode serves HTTPS with a certificate signed by the test CA", "[mock]") {
+    ServerOptions options;
+    options.tls = true;
+    Server server(options);
+    CHECK(server.base_url() == "https://127.0.0.1:" + std::to_string(server.port()));
+    const std::string ca = server.ca_cert_pem();
+    REQUIRE(ca.find("BEGIN CERTIFICATE") != std::string::npos);
+
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.add_certificate_authority(asio::buffer(ca));
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    stream.set_verify_callback(asio::ssl::host_name_verification("localhost"));
+    REQUIRE(SSL_set_tlsext_host_name(stream.native_handle(), "localhost"));
+    beast::get_lowest_layer(stream).expires_after(10s);
+
+    http::request<http::string_body> req{http::verb::post, "/v1/chat/completions", 11};
+    req.set(http::field::host, "localhost");
+    req.body() = json::serialize(chat_request("over tls"));
+    req.prepare_payload();
+    http::response<http::string_body> res;
+    beast::flat_buffer buffer;
+    beast::error_code result = asio::error::would_block;
+    beast::get_lowest_layer(stream).async_connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()), [&](beast::error_code ec) {
+            if (ec) return void(result = ec);
+            stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code ec) {
+                if (ec) return void(result = ec);
+                http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+                    if (ec) return void(result = ec);
+                    http::async_read(stream, buffer, res, [&](beast::error_code ec, std::size_t) { result = ec; });
+                });
+            });
+        });
+    ioc.run_for(10s);
+    REQUIRE(!result);
+    CHECK(res.result_int() == 200);
+    CHECK(json::parse(res.body()).at("choices").at(0).at("message").at("content") == "Mock reply: over tls");
+
+    // A client that does not trust the test CA fails the handshake.
+    asio::io_context ioc2;
+    asio::ssl::context untrusting(asio::ssl::context::tls_client);
+    untrusting.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream2(ioc2, untrusting);
+    beast::get_lowest_layer(stream2).expires_after(10s);
+    beast::error_code handshake = asio::error::would_block;
+    beast::get_lowest_layer(stream2).async_connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()), [&](beast::error_code ec) {
+            if (ec) return void(handshake = ec);
+            stream2.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code ec) { handshake = ec; });
+        });
+    ioc2.run_for(10s);
+    CHECK(handshake);
+    CHECK(handshake != asio::error::would_block);
 }

@@ -59,7 +59,9 @@ struct ServerOptions {
     std::string host = "127.0.0.1";  ///< address to bind
     unsigned short port = 0;         ///< 0 picks a free port; read it back with Server::port()
     int threads = 1;                 ///< threads running the server's own io_context
-    bool tls = false;                ///< serve HTTPS with a generated test PKI (see Server::ca_cert_pem)
+    /// Serve HTTPS with a freshly generated test PKI: the server certificate is valid for "localhost" and
+    /// 127.0.0.1 (and `host`) and signed by a CA whose PEM ca_cert_pem() returns.
+    bool tls = false;
     /// Delay before the response headers of every model request (async timer, never a sleeping thread):
     /// lets benchmarks hold thousands of requests in flight.
     std::chrono::milliseconds response_delay{0};
@@ -131,7 +133,7 @@ public:
 
     unsigned short port() const;   ///< the bound port
     std::string base_url() const;  ///< "http://127.0.0.1:PORT" ("https://..." in TLS mode)
-    std::string ca_cert_pem() const;  ///< TLS mode: the PEM of the CA that signed the server certificate
+    std::string ca_cert_pem() const;  ///< TLS mode: PEM of the CA that signed the server certificate; else ""
 
     void push_fault(Fault fault);  ///< queue a fault (FIFO)
     void clear_faults();           ///< drop every queued fault
