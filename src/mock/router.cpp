@@ -101,17 +101,30 @@ std::string redact_query(std::string_view target) {
     return out;
 }
 
-RecordedRequest make_record(const Request& req, json::value body) {
-    RecordedRequest r;
-    r.method = std::string(req.method_string());
-    r.target = redact_query(req.target());
+// Records the request (credentials redacted) into the state's ring without per-request allocations
+// once warm: the head is built in a per-thread scratch string.
+void record_request(ServerState& state, const Request& req) {
+    if (state.options.max_recorded_requests == 0) return;
+    thread_local std::string head;
+    head.clear();
+    head.append(req.method_string());
+    head += '\n';
+    if (req.target().find("key=") == std::string_view::npos) head.append(req.target());
+    else head.append(redact_query(req.target()));
+    head += '\n';
     for (const auto& field : req) {
-        std::string name = lower(field.name_string());
-        std::string value = is_secret_header(name) ? redact(name, field.value()) : std::string(field.value());
-        r.headers.emplace_back(std::move(name), std::move(value));
+        const std::size_t name_start = head.size();
+        head.append(field.name_string());
+        for (std::size_t i = name_start; i < head.size(); ++i)
+            head[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(head[i])));
+        const std::string_view name(head.data() + name_start, head.size() - name_start);
+        const bool secret = is_secret_header(name);
+        head += ':';
+        if (secret) head.append(redact(lower(field.name_string()), field.value()));
+        else head.append(field.value());
+        head += '\n';
     }
-    r.body = std::move(body);
-    return r;
+    state.record(head, req.body());
 }
 
 std::string query_of(std::string_view target) {
@@ -306,20 +319,15 @@ Plan handle_request(ServerState& state, const Request& req) {
     plan.delay_before_headers = state.options.response_delay;
     plan.delay_between_chunks = state.options.chunk_delay;
 
-    json::value body;  // parsed once; recorded at the end
-    struct RecordOnExit {
-        ServerState& state;
-        const Request& req;
-        json::value& body;
-        ~RecordOnExit() {
-            if (state.options.max_recorded_requests) state.record(make_record(req, std::move(body)));
-        }
-    } record_on_exit{state, req, body};
+    record_request(state, req);
+    // The body is parsed once into a per-request arena; everything derived from it (Transcript, Reply)
+    // is declared after the arena and dies before it.
+    unsigned char arena_buffer[16 * 1024];
+    json::monotonic_resource arena(arena_buffer, sizeof arena_buffer);
+    json::value body;
 
     const auto format = format_for_path(path);
     if (!format) {
-        std::error_code ignored;
-        if (!req.body().empty()) body = json::parse(req.body(), ignored);
         set_error(plan, Format::chat,
                   WireError{404, "invalid_request_error", "unknown_url", "Unknown request URL: " + std::string(path) + ".", {}},
                   info);
@@ -334,7 +342,7 @@ Plan handle_request(ServerState& state, const Request& req) {
     }
 
     std::error_code parse_ec;
-    if (!req.body().empty()) body = json::parse(req.body(), parse_ec);
+    if (!req.body().empty()) body = json::parse(req.body(), parse_ec, &arena);
 
     if (req.method() != http::verb::post) {
         set_error(plan, f, WireError{405, "", "", "Method not allowed: use POST.", {}}, info);

@@ -28,7 +28,10 @@ struct ServerState {
     void clear_faults();
     std::uint64_t faults_pending() const;
 
-    void record(RecordedRequest r);
+    /// Records one request. `head` is "METHOD\nTARGET\nname:value\n..." with credentials already
+    /// redacted; `body` the raw body. Slots of the ring are reused, so recording allocates nothing once
+    /// the ring is full and warm (requests are parsed back only when asked for).
+    void record(std::string_view head, std::string_view body);
     std::vector<RecordedRequest> recorded() const;
 
     Stats stats() const;
@@ -37,7 +40,14 @@ struct ServerState {
 private:
     mutable std::mutex mutex_;
     std::deque<Fault> faults_;
-    std::deque<RecordedRequest> records_;
+    std::atomic<bool> has_faults_{false};  // lets the hot path skip the lock when nothing is queued
+    struct Slot {
+        std::string head;
+        std::string body;
+    };
+    std::vector<Slot> ring_;   // grows to options.max_recorded_requests, then wraps
+    std::size_t next_slot_ = 0;
+    std::size_t recorded_count_ = 0;
 };
 
 }  // namespace alloy::mock::detail

@@ -856,6 +856,27 @@ TEST_CASE("unknown paths and bad bodies get provider-shaped errors", "[mock]") {
     CHECK(r.json().at("type") == "error");
 }
 
+TEST_CASE("recorded requests form a ring, oldest first", "[mock]") {
+    ServerOptions options;
+    options.max_recorded_requests = 3;
+    Server server(options);
+    Client c(server.port());
+    for (int i = 1; i <= 5; ++i)
+        c.post("/v1/chat/completions", chat_request("m" + std::to_string(i)), {{"x-api-key", "secret-" + std::to_string(i)}});
+    const auto recorded = server.requests();
+    REQUIRE(recorded.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(recorded[i].body.at("messages").at(0).at("content") == "m" + std::to_string(i + 3));
+        CHECK(recorded[i].header("x-api-key") == std::string("[redacted]"));
+        CHECK(recorded[i].header("content-type") == std::string("application/json"));
+    }
+    server.reset();
+    CHECK(server.requests().empty());
+    c.post("/v1/chat/completions", chat_request("after reset"));
+    REQUIRE(server.requests().size() == 1);
+    CHECK(server.requests()[0].body.at("messages").at(0).at("content") == "after reset");
+}
+
 TEST_CASE("many concurrent keep-alive connections are all answered", "[mock]") {
     ServerOptions options;
     options.threads = 2;
