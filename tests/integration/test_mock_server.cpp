@@ -866,7 +866,7 @@ TEST_CASE("recorded requests form a ring, oldest first", "[mock]") {
     const auto recorded = server.requests();
     REQUIRE(recorded.size() == 3);
     for (int i = 0; i < 3; ++i) {
-        CHECK(recorded[i].body.at("messages").at(0).at("content") == "m" + std::to_string(i + 3));
+        CHECK(recorded[i].body.at("messages").at(0).at("content").as_string() == "m" + std::to_string(i + 3));
         CHECK(recorded[i].header("x-api-key") == std::string("[redacted]"));
         CHECK(recorded[i].header("content-type") == std::string("application/json"));
     }
