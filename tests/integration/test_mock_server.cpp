@@ -9,6 +9,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <thread>
 
@@ -878,6 +880,12 @@ TEST_CASE("recorded requests form a ring, oldest first", "[mock]") {
 }
 
 TEST_CASE("many concurrent keep-alive connections are all answered", "[mock]") {
+    // Both ends of 500 connections live in this process: make sure the descriptor limit allows it.
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max && limit.rlim_cur < 4096) {
+        limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 4096);
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
     ServerOptions options;
     options.threads = 2;
     options.max_recorded_requests = 16;
@@ -888,8 +896,9 @@ TEST_CASE("many concurrent keep-alive connections are all answered", "[mock]") {
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&] {
+            auto ioc = std::make_shared<asio::io_context>(1);
             std::vector<std::unique_ptr<Client>> clients;
-            for (int i = 0; i < clients_per_thread; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+            for (int i = 0; i < clients_per_thread; ++i) clients.push_back(std::make_unique<Client>(ioc, server.port()));
             for (int round = 0; round < 2; ++round)
                 for (auto& c : clients)
                     if (c->post("/v1/chat/completions", chat_request("hi")).status == 200) ++ok;
@@ -978,4 +987,30 @@ TEST_CASE("TLS mode serves HTTPS with a certificate signed by the test CA", "[mo
     ioc2.run_for(10s);
     CHECK(handshake);
     CHECK(handshake != asio::error::would_block);
+}
+
+TEST_CASE("destroying the server with requests in flight closes their connections promptly", "[mock]") {
+    std::atomic<bool> failed{false};
+    std::atomic<bool> answered{false};
+    const auto start = std::chrono::steady_clock::now();
+    std::thread client;
+    {
+        ServerOptions options;
+        options.response_delay = 30s;
+        Server server(options);
+        client = std::thread([&, port = server.port()] {
+            Client c(port);
+            auto r = c.post("/v1/chat/completions", chat_request("x"));
+            if (r.error) failed = true;
+            else answered = true;
+        });
+        // Wait until the request is being held by the server, then destroy it.
+        for (int i = 0; i < 500 && server.stats().requests == 0; ++i) std::this_thread::sleep_for(10ms);
+        REQUIRE(server.stats().requests == 1);
+        CHECK(server.stats().open_connections == 1);
+    }
+    client.join();
+    CHECK(failed);
+    CHECK(!answered);
+    CHECK(std::chrono::steady_clock::now() - start < 10s);
 }

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,7 +44,12 @@ struct Response {
 class Client {
 public:
     explicit Client(unsigned short port, std::chrono::seconds timeout = std::chrono::seconds(10))
-        : stream_(ioc_), timeout_(timeout) {
+        : Client(std::make_shared<asio::io_context>(), port, timeout) {}
+
+    /// Clients used from one thread may share an io_context (saves descriptors with many clients).
+    Client(std::shared_ptr<asio::io_context> ioc, unsigned short port,
+           std::chrono::seconds timeout = std::chrono::seconds(10))
+        : ioc_(std::move(ioc)), stream_(*ioc_), timeout_(timeout) {
         stream_.expires_after(timeout_);
         beast::error_code ec;
         stream_.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
@@ -93,11 +99,11 @@ public:
 
 private:
     void run() {
-        ioc_.restart();
-        ioc_.run();
+        ioc_->restart();
+        ioc_->run();
     }
 
-    asio::io_context ioc_;
+    std::shared_ptr<asio::io_context> ioc_;
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::chrono::seconds timeout_;
