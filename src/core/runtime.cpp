@@ -7,13 +7,13 @@
 #include "providers/factory.hpp"
 
 #include <alloy/command.hpp>
+#include <alloy/logging.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -120,8 +120,8 @@ void Runtime::emit(const Event& event) const noexcept {
         } catch (const std::exception& e) {
             // Isolated: a broken observer must never break a command. Report the first few.
             if (impl_->observer_failures++ < 5)
-                std::fprintf(stderr, "alloy: an observer threw while handling %s: %s\n",
-                             std::string(to_string(event.type)).c_str(), e.what());
+                log(LogLevel::warn, "alloy: an observer threw while handling " + std::string(to_string(event.type)) +
+                                        ": " + e.what());
         } catch (...) {
             ++impl_->observer_failures;
         }

@@ -3,6 +3,8 @@
 #include "engine/retry_policy.hpp"
 #include "http/sse.hpp"
 
+#include <alloy/logging.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -203,7 +205,11 @@ http::Request build_wire(const Adapter& adapter, const ModelRequest& request, bo
 
 }  // namespace
 
-CommandError status_error(const Diagnostics& diag) {
+CommandError status_error(const Diagnostics& raw) {
+    // Providers sometimes echo (part of) a rejected key in their message: never let one through.
+    static const Redactor redactor;
+    Diagnostics diag = raw;
+    diag.message = redactor.mask_credentials(std::move(diag.message));
     std::string message = diag.provider + " returned HTTP " + std::to_string(diag.http_status);
     const std::string& label = !diag.error_type.empty() ? diag.error_type : diag.error_code;
     if (!label.empty()) message += " " + label;

@@ -18,6 +18,7 @@ namespace alloy::test {
 template <class T>
 T run_on(boost::asio::io_context& ctx, boost::asio::awaitable<T> op,
          std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    ctx.restart();  // a context reused after an earlier run_on starts out stopped
     std::exception_ptr error;
     bool done = false;
     using Stored = std::conditional_t<std::is_void_v<T>, int, T>;

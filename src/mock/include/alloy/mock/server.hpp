@@ -73,25 +73,25 @@ struct ServerOptions {
 /// One injected fault. Queued faults are consumed first-in first-out by the next model request whose
 /// path contains `path_contains` (empty matches every path); each applies `times` times.
 struct Fault {
-    std::string path_contains;  ///< only requests whose path contains this (empty: any)
+    std::string path_contains{};  ///< only requests whose path contains this (empty: any)
     /// HTTP status of a provider-shaped error response (0: no error status). With stream_error_event it
     /// only shapes the in-stream error (the HTTP status stays 200).
     int status = 0;
-    std::string error_type;  ///< provider error type (OpenAI `type`, Anthropic `error.type`, Gemini `status`)
-    std::string code;        ///< OpenAI `code`; Anthropic `error.details.error_code`
-    std::string message;     ///< error message (a default per status when empty)
+    std::string error_type{};  ///< provider error type (OpenAI `type`, Anthropic `error.type`, Gemini `status`)
+    std::string code{};        ///< OpenAI `code`; Anthropic `error.details.error_code`
+    std::string message{};     ///< error message (a default per status when empty)
     /// Retry hint: header `retry-after` in whole seconds (rounded up) or `retry-after-ms` when
     /// retry_after_in_ms; Gemini 429 bodies always carry a RetryInfo (`retryDelay`, default "1s").
-    std::optional<std::chrono::milliseconds> retry_after;
+    std::optional<std::chrono::milliseconds> retry_after{};
     bool retry_after_in_ms = false;
-    std::optional<bool> should_retry;                  ///< adds `x-should-retry: true|false`
+    std::optional<bool> should_retry{};                  ///< adds `x-should-retry: true|false`
     std::chrono::milliseconds delay_before_headers{0}; ///< wait before anything is written
     std::chrono::milliseconds delay_between_chunks{0}; ///< wait between stream chunks
     bool drop_connection = false;  ///< close the connection without any response
     bool truncate_body = false;    ///< send the headers and half the body, then close
     /// Streams: send this many events (chunks) and close without finishing. Non-stream requests: as
     /// truncate_body.
-    std::optional<std::size_t> truncate_stream_after;
+    std::optional<std::size_t> truncate_stream_after{};
     bool malformed_json = false;  ///< 200 with broken JSON (non-stream body, or one broken stream event)
     /// Streams: a provider-shaped error event after the first content event, then the stream ends
     /// (HTTP 200). Non-stream requests get that error as an ordinary error response (default 500).
@@ -101,9 +101,9 @@ struct Fault {
 
 /// One request as the server received it. Credentials are redacted.
 struct RecordedRequest {
-    std::string method;
-    std::string target;  ///< path and query (`key=` query values redacted)
-    std::vector<std::pair<std::string, std::string>> headers;  ///< lower-case names; auth values redacted
+    std::string method{};
+    std::string target{};  ///< path and query (`key=` query values redacted)
+    std::vector<std::pair<std::string, std::string>> headers{};  ///< lower-case names; auth values redacted
     boost::json::value body;  ///< the parsed JSON body (null when absent or not JSON)
 
     /// The value of a header (case-insensitive name), or nullopt.
