@@ -17,6 +17,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
+#include <memory>
 #include <random>
 #include <typeinfo>
 
@@ -154,14 +155,18 @@ asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int to
 
 /// One attempt: the tool loop until the model answers, then (typed mode) the parse.
 asio::awaitable<Attempt> run_attempt(Run& run) {
-    std::vector<Message> transcript;
+    // One request object for the whole attempt: its messages are the transcript, so a tool turn appends
+    // to it instead of copying the transcript, tool specs and output schema into a new request.
+    ModelRequest request = build_request(run.settings, *run.def, {}, ToolChoice::automatic);
+    std::vector<Message>& transcript = request.messages;
     transcript.push_back(Message{Message::Role::user, run.prompt, {}, {}});
     LoopState state;
     const LoopRules rules{run.settings.max_tool_turns, run.settings.auto_finalize_missing_output, run.def->mode,
                           run.def->output ? &*run.def->output : nullptr};
     for (;;) {
-        const ToolChoice choice = state.finalizing ? ToolChoice::none : ToolChoice::automatic;
-        ModelRequest request = build_request(run.settings, *run.def, transcript, choice);
+        request.tool_choice = state.finalizing ? ToolChoice::none : ToolChoice::automatic;
+        request.headers.clear();
+        request.on_retry = nullptr;
         ModelReply reply = co_await send_request(run, request, state.tool_turns);
         run.info.usage += reply.usage;
         const Step step = decide_step(reply, state, rules);
@@ -198,7 +203,9 @@ asio::awaitable<Attempt> run_bounded_attempt(Run& run) {
 
 /// Attempts with backoff until success, a non-retryable failure or the last attempt.
 asio::awaitable<void> run_attempts(Run& run) {
-    std::mt19937_64 rng{std::random_device{}()};
+    // Seeded only when a retry needs a jittered delay: seeding costs more than a whole successful run's
+    // bookkeeping, and the engine's state would sit in every in-flight command's frame.
+    std::unique_ptr<std::mt19937_64> rng;
     for (int attempt = 1;; ++attempt) {
         run.info.attempts = attempt;
         const bool observed = run.trace.on();
@@ -258,8 +265,9 @@ asio::awaitable<void> run_attempts(Run& run) {
             retry_after = e.diagnostics().retry_after;
         } catch (...) {
         }
+        if (!rng) rng = std::make_unique<std::mt19937_64>(std::random_device{}());
         const auto delay = retry::backoff_delay(attempt - 1, run.settings.backoff_initial, run.settings.backoff_max,
-                                                retry_after, run.settings.retry_after_max, rng);
+                                                retry_after, run.settings.retry_after_max, *rng);
         if (run.trace.on()) {
             Event e = run.trace.make(EventType::retry_scheduled, run.attempt_span, run.trace.command_span);
             e.attempt = attempt;

@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <memory>
 #include <random>
 
 namespace asio = boost::asio;
@@ -49,8 +50,9 @@ public:
                     throw;
                 }
             }
+            if (!rng_) rng_ = std::make_unique<std::mt19937_64>(std::random_device{}());
             const auto delay = retry::backoff_delay(attempt_ - 1, settings_.backoff_initial, settings_.backoff_max,
-                                                    retry_after(failure), settings_.retry_after_max, rng_);
+                                                    retry_after(failure), settings_.retry_after_max, *rng_);
             reset_attempt();
             if (delay.count() > 0) {
                 asio::steady_timer timer(co_await asio::this_coro::executor, delay);
@@ -191,7 +193,7 @@ private:
     std::vector<Message> transcript_;
     LoopState state_;
     Usage usage_;
-    std::mt19937_64 rng_{std::random_device{}()};
+    std::unique_ptr<std::mt19937_64> rng_;  ///< seeded on the first retry only
     std::chrono::steady_clock::time_point started_at_;
     RunTrace trace_;
     std::size_t chunks_ = 0;

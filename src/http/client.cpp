@@ -491,7 +491,12 @@ public:
 private:
     asio::awaitable<std::optional<std::string>> read_some() {
         while (!done_) {
-            std::string chunk(read_chunk_bytes, '\0');
+            // Size the buffer to the body still expected when the length is known: zero-filling a full
+            // 16 KiB buffer per read was the largest single cost of a small JSON response.
+            std::size_t want = read_chunk_bytes;
+            if (const auto left = parser_->content_length_remaining(); left && *left > 0 && *left < want)
+                want = static_cast<std::size_t>(*left);
+            std::string chunk(want, '\0');
             auto& body = parser_->get().body();
             body.data = chunk.data();
             body.size = chunk.size();
