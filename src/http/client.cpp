@@ -4,6 +4,8 @@
 #include "http/connection.hpp"
 #include "http/url.hpp"
 
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +23,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <unordered_set>
 
 namespace alloy::http {
 
@@ -67,6 +70,13 @@ std::optional<std::string_view> Headers::find(std::string_view name) const {
 
 // ---------------------------------------------------------------------------------------------------
 // Pools
+//
+// Pools live with the execution context whose sockets they hold, not with the Client: each context has
+// a PoolService owning that context's pools (ContextPools), keyed by (client id, origin + TLS options,
+// executor). A Client keeps only weak references to the ContextPools it used. When the context is
+// destroyed, the service's shutdown() closes and destroys every socket and timer of its pools, idle or
+// checked out, and marks the pools dead, so a lease or stream that outlives the context never touches
+// them again. A Client's destructor retires its pools in the contexts still alive.
 
 namespace {
 
@@ -83,31 +93,40 @@ struct Waiter {
     std::unique_ptr<Connection> connection; // handed over with the slot, or empty: open a new one
 };
 
-/// Connections to one origin (with one set of TLS options) used on one executor.
+/// Connections to one origin (with one set of TLS options) used on one executor, for one Client.
 struct Pool {
-    asio::any_io_executor executor;
+    asio::any_io_executor executor;  // emptied when its context shuts down
     Endpoint endpoint;
     std::shared_ptr<Counters> counters;
 
     std::mutex mutex;
     std::vector<std::unique_ptr<Connection>> idle;  // most recently used last
+    std::unordered_set<Connection*> checked_out;    // every other open connection, for shutdown()
     int open = 0;                                   // idle + in use + being connected
     std::deque<std::shared_ptr<Waiter>> waiters;
+    bool retired = false;  // its Client is gone or its context shut down: keep no idle connection
+    bool dead = false;     // its context shut down: none of its sockets may be touched any more
 
-    /// A leased slot ended without a reusable connection: hand the slot on or shrink the pool.
-    void slot_freed() {
+    /// A leased slot got a freshly opened connection.
+    void track(Connection* connection) {
+        std::lock_guard lock(mutex);
+        if (dead)
+            connection->release_io();  // cannot happen (nothing runs on a shut down context); stay safe
+        else
+            checked_out.insert(connection);
+    }
+
+    /// A leased slot ended without a reusable connection (`connection` may be empty): closes the
+    /// connection and hands the slot on or shrinks the pool.
+    void discard(std::unique_ptr<Connection> connection) {
         std::shared_ptr<Waiter> waiter;
         {
             std::lock_guard lock(mutex);
-            if (waiters.empty()) {
-                --open;
-                return;
-            }
-            waiter = std::move(waiters.front());
-            waiters.pop_front();
-            waiter->granted = true;
+            if (connection) checked_out.erase(connection.get());
+            waiter = pass_slot_locked();
         }
-        waiter->wakeup.try_send(boost::system::error_code{});
+        if (connection) connection->close();  // a no-op once its context shut down (release_io)
+        if (waiter) waiter->wakeup.try_send(boost::system::error_code{});
     }
 
     /// A connection finished a response cleanly and may carry another request.
@@ -115,19 +134,153 @@ struct Pool {
         std::shared_ptr<Waiter> waiter;
         {
             std::lock_guard lock(mutex);
-            if (waiters.empty()) {
+            if (retired) {
+                checked_out.erase(connection.get());
+                waiter = pass_slot_locked();
+            } else if (waiters.empty()) {
+                checked_out.erase(connection.get());
                 connection->idle_since = Clock::now();
                 idle.push_back(std::move(connection));
                 return;
+            } else {
+                waiter = std::move(waiters.front());
+                waiters.pop_front();
+                waiter->granted = true;
+                waiter->connection = std::move(connection);  // stays checked out
             }
-            waiter = std::move(waiters.front());
-            waiters.pop_front();
-            waiter->granted = true;
-            waiter->connection = std::move(connection);
         }
-        waiter->wakeup.try_send(boost::system::error_code{});
+        if (connection) connection->close();
+        if (waiter) waiter->wakeup.try_send(boost::system::error_code{});
+    }
+
+    /// Its Client is gone: closes the idle connections now; those in use are closed when they end.
+    void retire() {
+        std::vector<std::unique_ptr<Connection>> closing;
+        {
+            std::lock_guard lock(mutex);
+            retired = true;
+            open -= static_cast<int>(idle.size());
+            closing.swap(idle);
+        }
+        for (auto& connection : closing) connection->close();
+    }
+
+    /// Its context shuts down: destroys the sockets and timers of every connection (idle, in use or
+    /// handed to a waiter) and drops the waiters' channels, so nothing bound to the context remains.
+    /// Leases that outlive the context then find a dead pool and connections without I/O objects.
+    void shutdown() noexcept {
+        std::vector<std::unique_ptr<Connection>> closing;
+        std::deque<std::shared_ptr<Waiter>> waiting;  // destroyed after the lock is released
+        asio::any_io_executor old_executor;
+        {
+            std::lock_guard lock(mutex);
+            retired = dead = true;
+            for (Connection* connection : checked_out) connection->release_io();
+            checked_out.clear();
+            closing.swap(idle);
+            waiting.swap(waiters);
+            old_executor = std::exchange(executor, asio::any_io_executor{});
+            open = 0;
+        }
+        for (auto& connection : closing) connection->release_io();
+    }
+
+private:
+    /// Hands a freed slot to the first waiter (returned, to be woken outside the lock) or shrinks.
+    std::shared_ptr<Waiter> pass_slot_locked() {
+        if (waiters.empty()) {
+            if (open > 0) --open;
+            return nullptr;
+        }
+        std::shared_ptr<Waiter> waiter = std::move(waiters.front());
+        waiters.pop_front();
+        waiter->granted = true;
+        return waiter;
     }
 };
+
+/// All pools of one execution context, for every Client that used it. Owned by the context's
+/// PoolService; Clients hold weak references.
+class ContextPools {
+public:
+    /// The pool of `client` for `key` on `executor`, or null.
+    std::shared_ptr<Pool> find(std::uint64_t client, const std::string& key, const asio::any_io_executor& executor) {
+        std::lock_guard lock(mutex_);
+        return find_locked(client, key, executor);
+    }
+
+    /// Adds `pool` unless one for the same (client, key, executor) appeared meanwhile. Returns the pool
+    /// to use and whether `pool` was added.
+    std::pair<std::shared_ptr<Pool>, bool> add(std::uint64_t client, const std::string& key,
+                                               std::shared_ptr<Pool> pool) {
+        std::lock_guard lock(mutex_);
+        if (auto existing = find_locked(client, key, pool->executor)) return {existing, false};
+        if (!dead_) pools_[{client, key}].push_back(pool);
+        return {std::move(pool), true};
+    }
+
+    /// `client` is being destroyed: retires its pools here (idle connections closed now, the rest when
+    /// they end). The retired pools stay reachable by shutdown() while leases hold them.
+    void release_client(std::uint64_t client) {
+        std::lock_guard lock(mutex_);
+        if (dead_) return;
+        std::erase_if(retired_, [](const std::weak_ptr<Pool>& pool) { return pool.expired(); });
+        auto it = pools_.lower_bound({client, std::string()});
+        while (it != pools_.end() && it->first.first == client) {
+            for (const auto& pool : it->second) {
+                pool->retire();
+                retired_.push_back(pool);
+            }
+            it = pools_.erase(it);
+        }
+    }
+
+    /// The context shuts down (may be called more than once): every pool is shut down and forgotten.
+    void shutdown() noexcept {
+        std::lock_guard lock(mutex_);
+        dead_ = true;
+        for (auto& [key, list] : pools_)
+            for (const auto& pool : list) pool->shutdown();
+        for (const auto& weak : retired_)
+            if (auto pool = weak.lock()) pool->shutdown();
+        pools_.clear();
+        retired_.clear();
+    }
+
+private:
+    std::shared_ptr<Pool> find_locked(std::uint64_t client, const std::string& key,
+                                      const asio::any_io_executor& executor) {
+        auto it = pools_.find({client, key});
+        if (it == pools_.end()) return nullptr;
+        for (const auto& pool : it->second)
+            if (pool->executor == executor) return pool;
+        return nullptr;
+    }
+
+    std::mutex mutex_;  // taken before any Pool::mutex
+    bool dead_ = false;
+    std::map<std::pair<std::uint64_t, std::string>, std::vector<std::shared_ptr<Pool>>> pools_;
+    std::vector<std::weak_ptr<Pool>> retired_;
+};
+
+/// Ties an execution context's pools to its lifetime: shutdown() runs while the context is destroyed,
+/// before its I/O services go away.
+class PoolService final : public asio::execution_context::service {
+public:
+    static asio::execution_context::id id;
+
+    explicit PoolService(asio::execution_context& context)
+        : asio::execution_context::service(context), pools_(std::make_shared<ContextPools>()) {}
+
+    const std::shared_ptr<ContextPools>& pools() const noexcept { return pools_; }
+
+private:
+    void shutdown() override { pools_->shutdown(); }
+
+    std::shared_ptr<ContextPools> pools_;
+};
+
+asio::execution_context::id PoolService::id;
 
 /// RAII ownership of one pool slot and, once connected, its connection. Destroying a lease that still
 /// holds its connection closes it: only give_back() returns a connection to the pool.
@@ -151,14 +304,16 @@ public:
     Connection& connection() noexcept { return *connection_; }
     bool connected() const noexcept { return connection_ != nullptr; }
     bool reused() const noexcept { return reused_; }
-    void attach(std::unique_ptr<Connection> connection) { connection_ = std::move(connection); }
+    /// Takes a freshly opened connection; the pool tracks it so its context's shutdown can reach it.
+    void attach(std::unique_ptr<Connection> connection) {
+        pool_->track(connection.get());
+        connection_ = std::move(connection);
+    }
 
     /// Closes the connection (if any) and frees the slot.
     void discard() noexcept {
         if (!pool_) return;
-        if (connection_) connection_->close();
-        connection_.reset();
-        std::exchange(pool_, nullptr)->slot_freed();
+        std::exchange(pool_, nullptr)->discard(std::move(connection_));
     }
     /// Returns the connection to the pool for the next request.
     void give_back() {
@@ -191,7 +346,9 @@ public:
         auto waiter = std::exchange(waiter_, nullptr);
         std::unique_lock lock(pool_->mutex);
         if (!waiter->granted) {
-            pool_->waiters.erase(std::find(pool_->waiters.begin(), pool_->waiters.end(), waiter));
+            // A dead pool has already dropped its queue.
+            auto queued = std::find(pool_->waiters.begin(), pool_->waiters.end(), waiter);
+            if (queued != pool_->waiters.end()) pool_->waiters.erase(queued);
             return std::nullopt;
         }
         std::unique_ptr<Connection> handed = std::move(waiter->connection);
@@ -215,40 +372,43 @@ bool is_cancelled(const asio::cancellation_state& state) {
 asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Http settings) {
     std::unique_ptr<Connection> reusable;
     std::shared_ptr<Waiter> waiter;
-    std::vector<std::unique_ptr<Connection>> expired;
     {
-        std::lock_guard lock(pool->mutex);
-        const auto now = Clock::now();
-        while (!pool->idle.empty()) {
-            std::unique_ptr<Connection> candidate = std::move(pool->idle.back());
-            pool->idle.pop_back();
-            if (now - candidate->idle_since < settings.pool_idle_timeout && candidate->idle_and_open()) {
-                reusable = std::move(candidate);
-                break;
+        std::vector<std::unique_ptr<Connection>> expired;
+        {
+            std::lock_guard lock(pool->mutex);
+            const auto now = Clock::now();
+            while (!pool->idle.empty()) {
+                std::unique_ptr<Connection> candidate = std::move(pool->idle.back());
+                pool->idle.pop_back();
+                if (now - candidate->idle_since < settings.pool_idle_timeout && candidate->idle_and_open()) {
+                    reusable = std::move(candidate);
+                    pool->checked_out.insert(reusable.get());
+                    break;
+                }
+                --pool->open;
+                expired.push_back(std::move(candidate));
             }
-            --pool->open;
-            expired.push_back(std::move(candidate));
-        }
-        // The least recently used idle connections are the first to expire.
-        auto& idle = pool->idle;
-        auto fresh = std::find_if(idle.begin(), idle.end(), [&](const auto& c) {
-            return now - c->idle_since < settings.pool_idle_timeout;
-        });
-        for (auto it = idle.begin(); it != fresh; ++it) {
-            --pool->open;
-            expired.push_back(std::move(*it));
-        }
-        idle.erase(idle.begin(), fresh);
-        if (!reusable) {
-            if (pool->open < std::max(1, settings.max_connections_per_origin)) {
-                ++pool->open;
-            } else {
-                waiter = std::make_shared<Waiter>(pool->executor);
-                pool->waiters.push_back(waiter);
+            // The least recently used idle connections are the first to expire.
+            auto& idle = pool->idle;
+            auto fresh = std::find_if(idle.begin(), idle.end(), [&](const auto& c) {
+                return now - c->idle_since < settings.pool_idle_timeout;
+            });
+            for (auto it = idle.begin(); it != fresh; ++it) {
+                --pool->open;
+                expired.push_back(std::move(*it));
+            }
+            idle.erase(idle.begin(), fresh);
+            if (!reusable) {
+                if (pool->open < std::max(1, settings.max_connections_per_origin)) {
+                    ++pool->open;
+                } else {
+                    waiter = std::make_shared<Waiter>(pool->executor);
+                    pool->waiters.push_back(waiter);
+                }
             }
         }
+        for (auto& connection : expired) connection->close();
     }
-    for (auto& connection : expired) connection->close();
     if (reusable) {
         ++pool->counters->reused;
         co_return Lease(pool, std::move(reusable), true);
@@ -284,6 +444,11 @@ asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Htt
                        diagnostics);
 }
 
+std::uint64_t next_client_id() {
+    static std::atomic<std::uint64_t> next{1};
+    return next++;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -291,33 +456,48 @@ asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Htt
 
 struct Client::Impl {
     ProxyConfig proxy;
+    const std::uint64_t id = next_client_id();  // never reused, unlike addresses
     std::shared_ptr<Counters> counters = std::make_shared<Counters>();
     TlsContextCache tls_contexts;
 
     std::mutex mutex;
-    std::map<std::string, std::vector<std::shared_ptr<Pool>>> pools;  // by origin and TLS options
+    std::vector<std::weak_ptr<ContextPools>> contexts;  // where this client has pools
 
     std::shared_ptr<Pool> pool_for(const asio::any_io_executor& executor, const Url& url,
                                    const ResolvedSettings::Http& settings) {
         std::string key = url.scheme + "://" + url.authority();
         if (url.tls()) key += "|" + std::to_string(settings.insecure_skip_tls_verify) + "|" + settings.ca_file;
-        {
-            std::lock_guard lock(mutex);
-            auto& list = pools[key];
-            for (const auto& pool : list)
-                if (pool->executor == executor) return pool;
-        }
-        // Built outside the lock: the TLS context may read a CA file.
+        asio::execution_context& context = asio::query(executor, asio::execution::context);
+        std::shared_ptr<ContextPools> pools = asio::use_service<PoolService>(context).pools();
+        if (auto pool = pools->find(id, key, executor)) return pool;
+        // Built outside the locks: the TLS context may read a CA file.
         auto pool = std::make_shared<Pool>();
         pool->executor = executor;
         pool->counters = counters;
         pool->endpoint = make_endpoint(url, proxy, tls_contexts, settings);
+        auto [chosen, added] = pools->add(id, key, std::move(pool));
+        if (added) remember(pools);
+        return chosen;
+    }
+
+    /// Notes that `pools` holds pools of this client, forgetting contexts that are gone.
+    void remember(const std::shared_ptr<ContextPools>& pools) {
         std::lock_guard lock(mutex);
-        auto& list = pools[key];
-        for (const auto& existing : list)
-            if (existing->executor == executor) return existing;
-        list.push_back(pool);
-        return pool;
+        std::erase_if(contexts, [](const std::weak_ptr<ContextPools>& known) { return known.expired(); });
+        for (const auto& known : contexts)
+            if (known.lock() == pools) return;
+        contexts.push_back(pools);
+    }
+
+    /// Retires this client's pools in every execution context still alive.
+    void release_pools() noexcept {
+        std::vector<std::weak_ptr<ContextPools>> known;
+        {
+            std::lock_guard lock(mutex);
+            known.swap(contexts);
+        }
+        for (const auto& weak : known)
+            if (auto pools = weak.lock()) pools->release_client(id);
     }
 };
 
@@ -325,7 +505,7 @@ Client::Client() : Client(ProxyConfig::from_env()) {}
 
 Client::Client(ProxyConfig proxy) : impl_(std::make_shared<Impl>()) { impl_->proxy = std::move(proxy); }
 
-Client::~Client() = default;
+Client::~Client() { impl_->release_pools(); }
 
 Client::Stats Client::stats() const {
     return Stats{impl_->counters->opened.load(), impl_->counters->reused.load()};

@@ -62,7 +62,7 @@ public:
     virtual boost::asio::awaitable<std::string> read_rest() = 0;
 };
 
-/// Thread-safe HTTP client with keep-alive connection pools keyed by (executor, origin).
+/// Thread-safe HTTP client with keep-alive connection pools keyed by (executor, origin, TLS options).
 ///
 /// Failures throw alloy::CommandError with kind connection / timeout / response_too_large / protocol /
 /// cancelled and Diagnostics::phase naming the phase ("resolve", "connect", "tls_handshake", "proxy",
@@ -77,8 +77,14 @@ public:
 ///   the connection and throws CommandError(kind cancelled). The same holds for ResponseStream reads.
 /// - A stale pooled connection (closed by the server while idle) that fails before any byte of the
 ///   response arrived is replaced by a fresh connection once, transparently.
-/// - The Client must outlive every ResponseStream it returned and be destroyed before the
-///   execution contexts it was used on (pooled sockets belong to them).
+/// - Lifetimes: pools belong to the execution context they are used on, not to the Client, so a
+///   long-lived Client (e.g. the Runtime's) may serve many short-lived io_contexts. Destroying an
+///   execution context closes and destroys every connection of it, idle or in use (its sockets
+///   belong to it); a ResponseStream or request of that context still alive then only releases
+///   its slot, and a later context never sees those pools even at the same address. Destroying the
+///   Client closes its idle connections in the contexts still alive at once and its connections in
+///   use when they end; a ResponseStream may outlive the Client. So the Client and the contexts
+///   may be destroyed in either order.
 /// - Resolution is bounded by resolve_timeout but, like getaddrinfo itself, not interruptible.
 class Client {
 public:
@@ -86,6 +92,7 @@ public:
     Client();
     /// Uses `proxy` instead of the environment (tests, embedding applications).
     explicit Client(ProxyConfig proxy);
+    /// Retires this client's pools in the execution contexts still alive (idle connections closed).
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;

@@ -73,6 +73,12 @@ void Connection::close() noexcept {
     }
 }
 
+void Connection::release_io() noexcept {
+    close();
+    tls.reset();
+    plain.reset();
+}
+
 bool Connection::idle_and_open() noexcept {
     if (!plain && !tls) return false;
     auto& socket = tcp().socket();

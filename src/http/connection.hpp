@@ -62,6 +62,10 @@ struct Connection {
     void close() noexcept;
     /// True when an idle connection is still open: the peer has not closed it and sent nothing.
     bool idle_and_open() noexcept;
+    /// Closes and destroys the socket, timer and TLS state (all bound to their execution context);
+    /// afterwards close() does nothing. Used when that context shuts down while this connection is
+    /// still referenced elsewhere.
+    void release_io() noexcept;
 };
 
 /// Resolves, connects (through the proxy with CONNECT for https), and performs the TLS handshake, each

@@ -594,7 +594,7 @@ TEST_CASE("NO_PROXY bypasses the proxy", "[http][proxy]") {
 
 TEST_CASE("one Client used from two threads keeps one pool per executor", "[http]") {
     HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
-    // The contexts outlive the Client: its pools hold sockets of both.
+    // The contexts outlive the Client, whose destructor releases its pools in both.
     net::io_context first_io;
     net::io_context second_io;
     Client client(alloy::http::ProxyConfig{});
@@ -680,4 +680,136 @@ TEST_CASE("error messages name host and phase but never header values or the que
     CHECK(message.find("header-secret") == std::string::npos);
     CHECK(message.find("query-secret") == std::string::npos);
     CHECK(error.diagnostics().message.find("secret") == std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pools and execution context lifetimes
+
+namespace {
+
+/// Opens a stream and reads its first piece; the stream is returned still open.
+net::awaitable<std::unique_ptr<ResponseStream>> open_and_read_one(Client& client, Request request, Http settings) {
+    std::unique_ptr<ResponseStream> stream = co_await client.open(std::move(request), settings);
+    std::optional<std::string> first = co_await stream->next_chunk();
+    REQUIRE(first);
+    CHECK(*first == "first");
+    co_return stream;
+}
+
+}  // namespace
+
+TEST_CASE("one Client serves many short-lived io_contexts; each context's pool dies with it", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
+    auto client = std::make_unique<Client>(alloy::http::ProxyConfig{});
+    for (int i = 1; i <= 20; ++i) {
+        {
+            net::io_context io;
+            CHECK(run(io, send(*client, get(server.url()), fast_settings())).body == "ok");
+            CHECK(run(io, send(*client, get(server.url()), fast_settings())).body == "ok");
+            // Reuse within one context; a new context never sees an earlier one's pool.
+            CHECK(client->stats().connections_opened == static_cast<std::size_t>(i));
+            CHECK(client->stats().connections_reused == static_cast<std::size_t>(i));
+        }
+        // Destroying the context closed its idle pooled connection.
+        CHECK(eventually([&] { return server.connections_closed_by_peer() == i; }));
+    }
+    CHECK(server.connections_accepted() == 20);
+    client.reset();  // after all its contexts: must touch none of their sockets
+    CHECK(server.connections_closed_by_peer() == 20);
+}
+
+TEST_CASE("a new io_context at the address of a destroyed one starts with empty pools", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
+    Client client(alloy::http::ProxyConfig{});
+    std::optional<net::io_context> io;
+    io.emplace();
+    const void* first_address = &*io;
+    CHECK(run(*io, send(client, get(server.url()), fast_settings())).body == "ok");
+    io.reset();
+    io.emplace();  // same storage, so same address and equal-looking executors
+    REQUIRE(&*io == first_address);
+    CHECK(run(*io, send(client, get(server.url()), fast_settings())).body == "ok");
+    CHECK(client.stats().connections_opened == 2);
+    CHECK(client.stats().connections_reused == 0);
+    CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE("destroying the io_context while a ResponseStream of it is alive", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) {
+        Reply reply;
+        reply.chunked = true;
+        reply.body = {"first", "second"};
+        reply.delay_between_pieces = 5s;
+        return reply;
+    });
+    Client client(alloy::http::ProxyConfig{});
+    std::unique_ptr<ResponseStream> stream;
+    {
+        net::io_context io;
+        stream = run(io, open_and_read_one(client, get(server.url()), fast_settings()));
+        REQUIRE(stream);
+    }
+    // The context's shutdown closed the connection the stream still holds.
+    CHECK(eventually([&] { return server.connections_closed_by_peer() == 1; }));
+    CHECK(stream->status() == 200);
+    stream.reset();  // after its context: only releases its slot
+
+    // The Client goes on working on a new context.
+    net::io_context io;
+    CHECK(run(io, read_pieces(client, get(server.url()), fast_settings(), 1)) == "first");
+    CHECK(client.stats().connections_opened == 2);
+}
+
+TEST_CASE("a ResponseStream may outlive both its Client and its io_context", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) {
+        Reply reply;
+        reply.chunked = true;
+        reply.body = {"first", "second"};
+        reply.delay_between_pieces = 5s;
+        return reply;
+    });
+    auto client = std::make_unique<Client>(alloy::http::ProxyConfig{});
+    auto io = std::make_unique<net::io_context>();
+    std::unique_ptr<ResponseStream> stream = run(*io, open_and_read_one(*client, get(server.url()), fast_settings()));
+    client.reset();  // the stream's connection is in use: it stays open
+    CHECK(server.connections_closed_by_peer() == 0);
+    io.reset();
+    CHECK(eventually([&] { return server.connections_closed_by_peer() == 1; }));
+    stream.reset();
+}
+
+TEST_CASE("destroying the io_context while a request of it is suspended", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) {
+        Reply reply = text_reply("late");
+        reply.delay_before_headers = 5s;
+        return reply;
+    });
+    Client client(alloy::http::ProxyConfig{});
+    bool finished = false;
+    {
+        net::io_context io;
+        net::co_spawn(io, send(client, get(server.url()), fast_settings()),
+                      [&](std::exception_ptr, Response) { finished = true; });
+        for (int i = 0; i < 200 && server.requests().empty(); ++i) io.run_for(10ms);
+        REQUIRE(server.requests().size() == 1);
+    }  // asio destroys the suspended coroutine and, with it, its lease
+    CHECK_FALSE(finished);
+    CHECK(eventually([&] { return server.connections_closed_by_peer() == 1; }));
+    CHECK(client.stats().connections_opened == 1);
+}
+
+TEST_CASE("destroying the Client closes its idle connections in io_contexts still alive", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
+    net::io_context io;
+    auto client = std::make_unique<Client>(alloy::http::ProxyConfig{});
+    auto other = std::make_unique<Client>(alloy::http::ProxyConfig{});
+    CHECK(run(io, send(*client, get(server.url()), fast_settings())).body == "ok");
+    CHECK(run(io, send(*other, get(server.url()), fast_settings())).body == "ok");
+    client.reset();
+    CHECK(eventually([&] { return server.connections_closed_by_peer() == 1; }));
+    // The other Client's pool in the same context is untouched and still reused.
+    CHECK(run(io, send(*other, get(server.url()), fast_settings())).body == "ok");
+    CHECK(other->stats().connections_opened == 1);
+    CHECK(other->stats().connections_reused == 1);
+    CHECK(server.connections_closed_by_peer() == 1);
 }
