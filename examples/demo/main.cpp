@@ -120,6 +120,12 @@ constexpr Wire wires[] = {
     {"ollama", "ollama:llama3.2", "", "Ollama /api/chat"},
 };
 
+bool known_wire(std::string_view name) {
+    for (const Wire& w : wires)
+        if (name == w.provider) return true;
+    return false;
+}
+
 Backend choose_backend(bool force_offline, const std::string& wire_name) {
     Backend b;
     const char* model = env("ALLOY_MODEL");
@@ -306,18 +312,24 @@ asio::awaitable<void> run_demo(Demo* d) {
 int main(int argc, char** argv) {
     bool force_offline = false;
     std::string wire = "openai";
+    const auto usage = [](std::FILE* out) {
+        std::fprintf(out,
+                     "usage: alloy-demo [--offline] [--wire openai|openai-chat|anthropic|gemini|ollama]\n"
+                     "Offline against an in-process mock unless OPENAI_API_KEY, ANTHROPIC_API_KEY or\n"
+                     "GEMINI_API_KEY is set; ALLOY_MODEL overrides the model.\n");
+    };
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--offline") {
             force_offline = true;
-        } else if (arg == "--wire" && i + 1 < argc) {
+        } else if (arg == "--wire" && i + 1 < argc && known_wire(argv[i + 1])) {
             wire = argv[++i];
+        } else if (arg == "--help" || arg == "-h") {
+            usage(stdout);
+            return 0;
         } else {
-            std::fprintf(stderr,
-                         "usage: alloy-demo [--offline] [--wire openai|openai-chat|anthropic|gemini|ollama]\n"
-                         "Offline against an in-process mock unless OPENAI_API_KEY, ANTHROPIC_API_KEY or\n"
-                         "GEMINI_API_KEY is set; ALLOY_MODEL overrides the model.\n");
-            return arg == "--help" || arg == "-h" ? 0 : 2;
+            usage(stderr);
+            return 2;
         }
     }
 
