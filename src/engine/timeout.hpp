@@ -10,8 +10,12 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <exception>
+#include <optional>
+#include <type_traits>
 #include <string>
 #include <utility>
+#include <variant>
 
 namespace alloy::detail {
 
@@ -24,18 +28,47 @@ inline boost::asio::awaitable<bool> cancelled_by_caller() {
     co_return cs.cancelled() != boost::asio::cancellation_type::none;
 }
 
+/// The outcome of an operation as a value: its result or the exception it threw.
+template <class T>
+struct Captured {
+    std::exception_ptr error;
+    std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+};
+
+/// Runs `op` and returns its outcome instead of throwing it.
+template <class T>
+boost::asio::awaitable<Captured<T>> capture(boost::asio::awaitable<T> op) {
+    Captured<T> out;
+    try {
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(op);
+            out.value.emplace(true);
+        } else {
+            T v = co_await std::move(op);
+            out.value.emplace(std::move(v));
+        }
+    } catch (...) {
+        out.error = std::current_exception();
+    }
+    co_return out;
+}
+
 /// Runs `op`, cancelling it when `limit` passes (limit <= 0: no bound). The cancelled operation is
 /// waited for before this returns, so nothing it used outlives the call. Throws
-/// timeout_error(what, phase, limit) on expiry.
+/// timeout_error(what, phase, limit) on expiry, and what `op` throws as soon as it throws.
 template <class T>
 boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op, std::chrono::milliseconds limit,
                                        std::string what, std::string phase) {
     using namespace boost::asio::experimental::awaitable_operators;
     if (limit.count() <= 0) co_return co_await std::move(op);
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);
-    auto result = co_await (std::move(op) || timer.async_wait(boost::asio::use_awaitable));
+    // `||` waits for the first branch that *succeeds*: a failing `op` must not leave the timer to win,
+    // so its exception travels as a value and is rethrown here.
+    auto result = co_await (capture(std::move(op)) || timer.async_wait(boost::asio::use_awaitable));
     if (result.index() == 1) throw timeout_error(what, phase, limit);
-    if constexpr (!std::is_void_v<T>) co_return std::move(std::get<0>(result));
+    Captured<T>& outcome = std::get<0>(result);
+    if (outcome.error) std::rethrow_exception(outcome.error);
+    if constexpr (!std::is_void_v<T>) co_return std::move(*outcome.value);
 }
 
 }  // namespace alloy::detail

@@ -13,8 +13,8 @@
 
 namespace alloy::test {
 
-/// Runs `make(...)`'s awaitable on `ctx` until it completes or `limit` passes (then the test fails).
-/// Rethrows the coroutine's exception.
+/// Runs `op` on `ctx` until it completes or `limit` passes (then the test fails). Rethrows the
+/// coroutine's exception. `ctx` may be reused for several calls.
 template <class T>
 T run_on(boost::asio::io_context& ctx, boost::asio::awaitable<T> op,
          std::chrono::milliseconds limit = std::chrono::seconds(10)) {
@@ -23,6 +23,7 @@ T run_on(boost::asio::io_context& ctx, boost::asio::awaitable<T> op,
     bool done = false;
     using Stored = std::conditional_t<std::is_void_v<T>, int, T>;
     std::optional<Stored> value;
+    ctx.restart();  // a previous run may have left the context stopped (out of work)
     if constexpr (std::is_void_v<T>) {
         boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e) {
             error = e;

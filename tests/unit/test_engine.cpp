@@ -431,7 +431,7 @@ TEST_CASE("per-attempt timeout is a timeout CommandError and is retried", "[engi
     CHECK(d.info.attempts == 2);
 
     Fixture g;
-    g.provider->reply_text("slow").delay(2s);
+    g.provider->reply_text("slow").delay(2s).reply_text("slow again").delay(2s);  // both attempts time out
     try {
         alloy::test::run(c.in(g.rt)("x"));
         FAIL("no timeout");
@@ -441,6 +441,29 @@ TEST_CASE("per-attempt timeout is a timeout CommandError and is retried", "[engi
         CHECK_THAT(e.what(), Catch::Contains("timed out after 30 ms"));
     }
     CHECK(g.provider->in_flight() == 0);
+}
+
+TEST_CASE("a failure inside a timeout is reported at once as itself, not when the timer fires",
+          "[engine][timeout]") {
+    Fixture f;
+    f.provider->fail_status(400);
+    const auto failing_tool = alloy::tool("add_checked", "Adds", [](AddArgs x) { return x.a + x.b; })
+                                  .require([](const AddArgs& x) { return x.b >= 0; }, "b must be non-negative")
+                                  .timeout(5s);
+    const auto c = alloy::command("c", echo, {.timeout = 5s, .deadline = 8s});
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        alloy::test::run(c.in(f.rt)("x"));
+        FAIL("no error");
+    } catch (const alloy::CommandError& e) {
+        CHECK(e.kind() == alloy::ErrorKind::provider_status);
+        CHECK(e.diagnostics().http_status == 400);
+    }
+    f.provider->reply_tool_calls({call("add_checked", {{"a", 1}, {"b", -1}})}).reply_text("done");
+    const auto t = alloy::command("t", echo, {.tools = std::vector<alloy::Tool>{failing_tool}, .timeout = 5s});
+    CHECK(alloy::test::run(t.in(f.rt)("x")) == "done");
+    CHECK(f.provider->requests().back().messages.back().tool_results.at(0).is_error);
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
 }
 
 TEST_CASE("overall deadline bounds the run across retries and tool turns", "[engine][timeout]") {
