@@ -69,8 +69,13 @@ std::string_view priority_name(Priority p) {
 asio::awaitable<void> run(alloy::mock::Server& server, alloy::Runtime& rt) {
     const std::string email = "Hi, please send 2 x SKU-41 and 1 x SKU-7 to Ada, 1 Loop Rd, Oslo, Norway. Express!";
 
+    // Handles are bound to the runtime (and to per-call overrides) before being awaited: g++ 12 mishandles
+    // some temporaries that live across a co_await, so the awaited expressions stay simple.
+    const auto extract = extract_order.in(rt);
+    const auto extract_strict = extract.with({.auto_finalize_missing_output = false});
+
     // 1. The typed result, with its run details (requests, tokens).
-    alloy::Detailed<Order> d = co_await extract_order.in(rt).detailed(email);
+    alloy::Detailed<Order> d = co_await extract.detailed(email);
     const Order& order = d.value;
     std::cout << "customer: " << order.customer << ", ship to: " << order.ship_to.street << ", "
               << order.ship_to.city << ", " << order.ship_to.country << "\n";
@@ -86,12 +91,12 @@ asio::awaitable<void> run(alloy::mock::Server& server, alloy::Runtime& rt) {
     std::cout << "schema sent: " << boost::json::serialize(schema.at("properties").at("priority")) << "\n";
 
     // 2. Prose instead of JSON ([[reply ...]] forces it). The finalize follow-up asks for the JSON only.
-    alloy::Detailed<Order> fixed = co_await extract_order.in(rt).detailed("[[reply Sure! It is Ada's order.]]");
+    alloy::Detailed<Order> fixed = co_await extract.detailed("[[reply Sure! It is Ada's order.]]");
     std::cout << "after finalize: requests " << fixed.info.requests << ", items " << fixed.value.items.size() << "\n";
 
     // 3. The same without finalize: a parse failure that names the expected type.
     try {
-        co_await extract_order.in(rt).with({.auto_finalize_missing_output = false})("[[reply Sure! It is Ada's order.]]");
+        co_await extract_strict("[[reply Sure! It is Ada's order.]]");
         std::cout << "unexpected success\n";
     } catch (const alloy::CommandError& e) {
         std::cout << "error kind: " << alloy::to_string(e.kind()) << "\n";

@@ -46,17 +46,18 @@ const auto divide = alloy::tool("divide", "Divide a by b",
                         .ensure([](double r) { return std::abs(r) <= 1e6; }, "the result must be within +/-1e6");
 
 const auto calculate = alloy::command("calculate", [](const std::string& task) { return task; },
-                                      {.tools = {divide}, .system = "Use the divide tool for every division."});
+                                      {.tools = std::vector<alloy::Tool>{divide}, .system = "Use the divide tool for every division."});
 
 // Part 1: contract failures travel back to the model as tool results.
 asio::awaitable<void> contracts_on_the_wire(alloy::mock::Server& server, alloy::Runtime& rt) {
     // The [[call ...]] directives make the mock's model request these three calls in one turn.
-    const std::string answer = co_await calculate.in(rt)(
+    const auto calculate_here = calculate.in(rt);
+    const std::string answer = co_await calculate_here(
         R"(Compute three quotients. [[call divide {"a": 1, "b": 0}]] [[call divide {"a": 1e9, "b": 0.5}]] )"
         R"([[call divide {"a": 10, "b": 4}]])");
 
     // The second request carried the three results; print what the model received.
-    const auto& messages = server.requests().back().body.at("messages").as_array();
+    const boost::json::array messages = server.requests().back().body.at("messages").as_array();
     for (const auto& m : messages) {
         if (m.at("role") != "tool") continue;
         std::cout << "went back to the model: " << m.at("content").as_string().c_str() << "\n";
@@ -89,7 +90,8 @@ asio::awaitable<void> model_recovers() {
     model->otherwise(careful_model);
     alloy::Runtime rt;
     rt.set_provider(model);
-    alloy::Detailed<std::string> d = co_await calculate.in(rt).detailed("What is 1 divided by 4?");
+    const auto calculate_here = calculate.in(rt);
+    alloy::Detailed<std::string> d = co_await calculate_here.detailed("What is 1 divided by 4?");
     std::cout << "recovered: " << d.value << " after " << d.info.tool_turns << " tool turns\n";
 }
 

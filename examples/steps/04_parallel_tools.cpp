@@ -60,7 +60,7 @@ const auto lookup = alloy::tool("lookup_weather", "Current weather of a city",
                                     co_return args.city + ": sunny";
                                 });
 
-const auto weather = alloy::command("weather", [](const std::string& q) { return q; }, {.tools = {lookup}});
+const auto weather = alloy::command("weather", [](const std::string& q) { return q; }, {.tools = std::vector<alloy::Tool>{lookup}});
 
 // Two calls in one turn: Paris takes 300 ms, Oslo 100 ms.
 constexpr const char* prompt = R"(Weather in Paris and Oslo? [[call lookup_weather {"city": "Paris", "delay_ms": 300}]] )"
@@ -70,7 +70,8 @@ asio::awaitable<void> run_with_cap(alloy::Runtime& rt, int cap) {
     peak = 0;
     finish_order.clear();
     const auto started = std::chrono::steady_clock::now();
-    const std::string answer = co_await weather.in(rt).with({.parallel_tools_max = cap})(prompt);
+    const auto capped = weather.in(rt).with({.parallel_tools_max = cap});
+    const std::string answer = co_await capped(prompt);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 
     std::cout << "parallel_tools_max = " << cap << ":\n";

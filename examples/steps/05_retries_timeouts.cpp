@@ -24,6 +24,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace asio = boost::asio;
@@ -48,6 +49,27 @@ private:
     std::mutex mutex_;
 };
 
+// Faults for the mock: an error status (optionally with a Retry-After hint), or a response that waits
+// before its headers.
+alloy::mock::Fault http_error(int status, std::optional<std::chrono::milliseconds> retry_after = std::nullopt) {
+    alloy::mock::Fault fault;
+    fault.status = status;
+    fault.retry_after = retry_after;
+    fault.retry_after_in_ms = true;  // sent as `retry-after-ms`; otherwise whole seconds in `retry-after`
+    return fault;
+}
+
+alloy::mock::Fault slow_response(std::chrono::milliseconds delay, int times = 1) {
+    alloy::mock::Fault fault;
+    fault.delay_before_headers = delay;
+    fault.times = times;
+    return fault;
+}
+
+// Retry only timeouts and connection failures. (Built outside the coroutine below: g++ 12 cannot put an
+// initializer_list's backing array into a coroutine frame.)
+const alloy::RetryPredicate transient_only = alloy::retry_on_kinds({alloy::ErrorKind::timeout, alloy::ErrorKind::connection});
+
 const auto greet = alloy::command("greet", [](const std::string& name) { return "Say hello to " + name; });
 
 void print_error(const alloy::CommandError& e, int attempts) {
@@ -58,47 +80,57 @@ void print_error(const alloy::CommandError& e, int attempts) {
 }
 
 asio::awaitable<void> run(alloy::mock::Server& server, alloy::Runtime& rt, RetryPrinter& observer) {
+    // Each variant is a named handle: per-call overrides laid over the command's settings. (Naming them
+    // also keeps the awaited expressions simple, which g++ 12 needs.)
+    const auto plain = greet.in(rt);
+    const auto capped = plain.with({.retry_after_max = 200ms});
+    const auto command_retries = plain.with({.retry = 2, .backoff_initial = 50ms, .http = {.request_retries = 0}});
+    const auto bounded_retried = plain.with({.timeout = 200ms, .retry = 2, .backoff_initial = 10ms});
+    const auto bounded = plain.with({.timeout = 200ms});
+    const auto with_deadline = plain.with({.timeout = 150ms, .deadline = 500ms, .retry = 10, .backoff_initial = 10ms});
+    const auto filtered = plain.with({.retry = 3, .retry_on = transient_only});
+
     // 1. 429 with Retry-After: the transport waits what the server asked for, then succeeds.
     std::cout << "429 with Retry-After: 300 ms\n";
-    server.push_fault({.status = 429, .retry_after = 300ms, .retry_after_in_ms = true});
-    alloy::Detailed<std::string> d = co_await greet.in(rt).detailed("Ada");
+    server.push_fault(http_error(429, 300ms));
+    alloy::Detailed<std::string> d = co_await plain.detailed("Ada");
     std::cout << "  answer: " << d.value << ", attempts: " << d.info.attempts << "\n";
 
     // 2. A server-directed delay longer than retry_after_max is capped to it.
     std::cout << "429 with Retry-After: 30 s, retry_after_max = 200 ms\n";
-    server.push_fault({.status = 429, .retry_after = 30s});
-    d = co_await greet.in(rt).with({.retry_after_max = 200ms}).detailed("Grace");
+    server.push_fault(http_error(429, 30s));
+    d = co_await capped.detailed("Grace");
     std::cout << "  answer: " << d.value << ", attempts: " << d.info.attempts << "\n";
 
     // 3. A 500 with transport retries off: the whole command retries (backoff with full jitter).
     std::cout << "500 with request_retries = 0, retry = 2\n";
-    server.push_fault({.status = 500});
-    d = co_await greet.in(rt).with({.retry = 2, .backoff_initial = 50ms, .http = {.request_retries = 0}}).detailed("Linus");
+    server.push_fault(http_error(500));
+    d = co_await command_retries.detailed("Linus");
     std::cout << "  answer: " << d.value << ", attempts: " << d.info.attempts << "\n";
 
     // 4. A slow response hits the per-attempt timeout; the second attempt is fast.
     std::cout << "response delayed 2 s, timeout = 200 ms, retry = 2\n";
-    server.push_fault({.delay_before_headers = 2s});
-    d = co_await greet.in(rt).with({.timeout = 200ms, .retry = 2, .backoff_initial = 10ms}).detailed("Barbara");
+    server.push_fault(slow_response(2s));
+    d = co_await bounded_retried.detailed("Barbara");
     std::cout << "  answer: " << d.value << ", attempts: " << d.info.attempts << "\n";
 
     // 5. The same without a retry: the timeout is the command's error.
     std::cout << "response delayed 2 s, timeout = 200 ms, retry = 1\n";
     observer.attempts = 0;
-    server.push_fault({.delay_before_headers = 2s});
+    server.push_fault(slow_response(2s));
     try {
-        co_await greet.in(rt).with({.timeout = 200ms})("Edsger");
+        co_await bounded("Edsger");
     } catch (const alloy::CommandError& e) {
         print_error(e, observer.attempts);
     }
 
     // 6. Every response is slow: the overall deadline ends the command across its attempts.
     std::cout << "every response delayed 2 s, timeout = 150 ms, retry = 10, deadline = 500 ms\n";
-    server.push_fault({.delay_before_headers = 2s, .times = 10});
+    server.push_fault(slow_response(2s, 10));
     observer.attempts = 0;
     const auto started = std::chrono::steady_clock::now();
     try {
-        co_await greet.in(rt).with({.timeout = 150ms, .deadline = 500ms, .retry = 10, .backoff_initial = 10ms})("Niklaus");
+        co_await with_deadline("Niklaus");
     } catch (const alloy::CommandError& e) {
         print_error(e, observer.attempts);
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -109,12 +141,10 @@ asio::awaitable<void> run(alloy::mock::Server& server, alloy::Runtime& rt, Retry
     // 7. A 400 is not retried by the transport. The command level retries every failure by default
     //    (except ConfigurationError and cancellation); retry_on narrows that to the kinds worth retrying.
     std::cout << "400 with retry = 3, retry_on = timeout or connection\n";
-    server.push_fault({.status = 400, .message = "unsupported parameter"});
+    server.push_fault(http_error(400));
     observer.attempts = 0;
     try {
-        co_await greet.in(rt).with({.retry = 3,
-                                    .retry_on = alloy::retry_on_kinds({alloy::ErrorKind::timeout,
-                                                                       alloy::ErrorKind::connection})})("Alan");
+        co_await filtered("Alan");
     } catch (const alloy::CommandError& e) {
         print_error(e, observer.attempts);
         std::cout << "  message: " << e.what() << "\n";

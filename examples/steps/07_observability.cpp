@@ -42,7 +42,7 @@ BOOST_DESCRIBE_STRUCT(StockArgs, (), (sku))
 const auto stock = alloy::tool("stock_level", "Units in stock for a SKU", [](StockArgs) { return 42; });
 
 const auto restock_advice = alloy::command(
-    "restock_advice", [](const std::string& request) { return request; }, {.tools = {stock}});
+    "restock_advice", [](const std::string& request) { return request; }, {.tools = std::vector<alloy::Tool>{stock}});
 
 void print_metrics(const alloy::Metrics& metrics) {
     // The full text has HELP/TYPE lines and every histogram bucket; print the samples without buckets.
@@ -90,7 +90,11 @@ int main() {
         auto spans = std::make_shared<alloy::InMemorySpanExporter>();
         rt.add_observer(std::make_shared<alloy::Tracer>(spans));
 
-        server.push_fault({.status = 429, .retry_after = 50ms, .retry_after_in_ms = true});
+        alloy::mock::Fault rate_limited;  // the first request gets a 429 asking to retry after 50 ms
+        rate_limited.status = 429;
+        rate_limited.retry_after = 50ms;
+        rate_limited.retry_after_in_ms = true;
+        server.push_fault(rate_limited);
         std::cout << "JSON log:\n" << std::flush;
         auto done = asio::co_spawn(
             io, restock_advice.in(rt)("Should we reorder SKU-9? Reply to ops@example.com."), asio::use_future);

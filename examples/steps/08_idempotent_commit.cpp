@@ -92,7 +92,7 @@ const auto commit = alloy::tool("commit", "Charge a prepared order",
 
 // One worker at a time, so prepare runs before commit (results come back in call order either way).
 const auto checkout = alloy::command("checkout", [](const std::string& order) { return order; },
-                                     {.tools = {prepare, commit},
+                                     {.tools = std::vector<alloy::Tool>{prepare, commit},
                                       .retry = 3,
                                       .parallel_tools_max = 1,
                                       .backoff_initial = 20ms,
@@ -109,7 +109,10 @@ public:
     explicit FailAfterCommit(alloy::mock::Server& server) : server_(server) {}
     void on_event(const alloy::Event& e) override {
         if (e.type == alloy::EventType::tool_end && e.tool == "commit" && !armed_.exchange(true)) {
-            server_.push_fault({.status = 503, .message = "the provider went away after the commit"});
+            alloy::mock::Fault unavailable;
+            unavailable.status = 503;
+            unavailable.message = "the provider went away after the commit";
+            server_.push_fault(unavailable);
             std::cout << "  (provider will fail the next request)\n";
         }
         if (e.type == alloy::EventType::tool_end && !e.reason.empty())
@@ -125,12 +128,13 @@ private:
 
 asio::awaitable<void> run(alloy::Runtime& rt) {
     std::cout << "checkout, provider fails after the commit:\n";
-    alloy::Detailed<std::string> first = co_await checkout.in(rt).detailed(order_a17);
+    const auto checkout_here = checkout.in(rt);
+    alloy::Detailed<std::string> first = co_await checkout_here.detailed(order_a17);
     std::cout << "  answer: " << first.value << "\n";
     std::cout << "  attempts: " << first.info.attempts << "\n";
 
     std::cout << "the same order submitted again (a new run):\n";
-    alloy::Detailed<std::string> again = co_await checkout.in(rt).detailed(order_a17);
+    alloy::Detailed<std::string> again = co_await checkout_here.detailed(order_a17);
     std::cout << "  attempts: " << again.info.attempts << "\n";
 }
 

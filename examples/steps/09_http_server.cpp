@@ -56,6 +56,7 @@ std::atomic<int> handled{0};
 
 // One connection. Parameters by value: this coroutine is spawned and outlives its caller's frame.
 asio::awaitable<void> serve(tcp::socket socket, alloy::Runtime* rt) {
+    const auto review_here = review.in(*rt);
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -67,7 +68,7 @@ asio::awaitable<void> serve(tcp::socket socket, alloy::Runtime* rt) {
         http::response<http::string_body> response{http::status::ok, request.version()};
         response.set(http::field::content_type, "application/json");
         try {
-            Review r = co_await review.in(*rt)(request.body());
+            Review r = co_await review_here(request.body());
             response.body() = boost::json::serialize(boost::json::object{
                 {"input_chars", request.body().size()}, {"review", alloy::to_json(r)}});
         } catch (const alloy::CommandError& e) {

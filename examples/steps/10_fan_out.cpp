@@ -51,11 +51,12 @@ const auto classify = alloy::command("classify", [](int n) { return "Is " + std:
 
 // Pointers, not references: each task is spawned and must not hold references into a caller's frame.
 asio::awaitable<void> task(int n, Gate* gate, Tally* tally, alloy::Runtime* rt) {
+    const auto classify_here = classify.in(*rt);
     co_await gate->acquire();
     ++tally->in_flight;
     if (tally->in_flight > tally->peak) tally->peak = tally->in_flight;
     try {
-        std::string answer = co_await classify.in(*rt)(n);
+        std::string answer = co_await classify_here(n);
         ++tally->ok;
     } catch (const std::exception& e) {
         if (tally->failed++ == 0) std::cerr << "first failure: " << e.what() << "\n";
