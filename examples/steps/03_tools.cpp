@@ -46,7 +46,8 @@ const auto divide = alloy::tool("divide", "Divide a by b",
                         .ensure([](double r) { return std::abs(r) <= 1e6; }, "the result must be within +/-1e6");
 
 const auto calculate = alloy::command("calculate", [](const std::string& task) { return task; },
-                                      {.tools = std::vector<alloy::Tool>{divide}, .system = "Use the divide tool for every division."});
+                                      {.tools = std::vector<alloy::Tool>{divide},
+                                       .system = "Use the divide tool for every division."});
 
 // Part 1: contract failures travel back to the model as tool results.
 asio::awaitable<void> contracts_on_the_wire(alloy::mock::Server& server, alloy::Runtime& rt) {

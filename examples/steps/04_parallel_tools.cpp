@@ -60,10 +60,12 @@ const auto lookup = alloy::tool("lookup_weather", "Current weather of a city",
                                     co_return args.city + ": sunny";
                                 });
 
-const auto weather = alloy::command("weather", [](const std::string& q) { return q; }, {.tools = std::vector<alloy::Tool>{lookup}});
+const auto weather =
+    alloy::command("weather", [](const std::string& q) { return q; }, {.tools = std::vector<alloy::Tool>{lookup}});
 
 // Two calls in one turn: Paris takes 300 ms, Oslo 100 ms.
-constexpr const char* prompt = R"(Weather in Paris and Oslo? [[call lookup_weather {"city": "Paris", "delay_ms": 300}]] )"
+constexpr const char* prompt = R"(Weather in Paris and Oslo? )"
+                               R"([[call lookup_weather {"city": "Paris", "delay_ms": 300}]] )"
                                R"([[call lookup_weather {"city": "Oslo", "delay_ms": 100}]])";
 
 asio::awaitable<void> run_with_cap(alloy::Runtime& rt, int cap) {

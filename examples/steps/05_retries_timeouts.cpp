@@ -68,7 +68,8 @@ alloy::mock::Fault slow_response(std::chrono::milliseconds delay, int times = 1)
 
 // Retry only timeouts and connection failures. (Built outside the coroutine below: g++ 12 cannot put an
 // initializer_list's backing array into a coroutine frame.)
-const alloy::RetryPredicate transient_only = alloy::retry_on_kinds({alloy::ErrorKind::timeout, alloy::ErrorKind::connection});
+const alloy::RetryPredicate transient_only =
+    alloy::retry_on_kinds({alloy::ErrorKind::timeout, alloy::ErrorKind::connection});
 
 const auto greet = alloy::command("greet", [](const std::string& name) { return "Say hello to " + name; });
 
@@ -133,7 +134,8 @@ asio::awaitable<void> run(alloy::mock::Server& server, alloy::Runtime& rt, Retry
         co_await with_deadline("Niklaus");
     } catch (const alloy::CommandError& e) {
         print_error(e, observer.attempts);
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
         std::cout << "  gave up after " << (ms < 1500ms ? "about 500 ms" : "too long") << "\n";
     }
     server.clear_faults();

@@ -31,7 +31,8 @@ long long ms_since(std::chrono::steady_clock::time_point t) {
 // Coroutine form: each chunk is printed the moment it arrives.
 asio::awaitable<void> stream_story(alloy::Runtime& rt) {
     const auto started = std::chrono::steady_clock::now();
-    alloy::TextStream stream = rt.ask_stream(std::string("Tell a one-line story. [[chunks 6]] [[reply ") + story + "]]");
+    const std::string prompt = std::string("Tell a one-line story. [[chunks 6]] [[reply ") + story + "]]";
+    alloy::TextStream stream = rt.ask_stream(prompt);
     std::string text;
     int chunks = 0;
     for (;;) {

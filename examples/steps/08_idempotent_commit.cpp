@@ -88,7 +88,8 @@ const auto commit = alloy::tool("commit", "Charge a prepared order",
                                  "the order must be prepared first")
                         .ensure([](const Receipt& r) { return r.charged_cents == prepared_amount(r.order_id); },
                                 "the charge must equal the prepared amount")
-                        .idempotency_key([](const CommitArgs& a) { return a.order_id; }, alloy::IdempotencyScope::global);
+                        .idempotency_key([](const CommitArgs& a) { return a.order_id; },
+                                         alloy::IdempotencyScope::global);
 
 // One worker at a time, so prepare runs before commit (results come back in call order either way).
 const auto checkout = alloy::command("checkout", [](const std::string& order) { return order; },

@@ -61,7 +61,8 @@ asio::awaitable<void> serve(tcp::socket socket, alloy::Runtime* rt) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request<http::string_body> request;
-        auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, request, asio::as_tuple(asio::use_awaitable));
+        auto [read_error, read_bytes] =
+            co_await http::async_read(stream, buffer, request, asio::as_tuple(asio::use_awaitable));
         (void)read_bytes;
         if (read_error) break;  // the client closed the connection (or sent garbage)
 
@@ -73,7 +74,8 @@ asio::awaitable<void> serve(tcp::socket socket, alloy::Runtime* rt) {
                 {"input_chars", request.body().size()}, {"review", alloy::to_json(r)}});
         } catch (const alloy::CommandError& e) {
             response.result(http::status::bad_gateway);
-            response.body() = boost::json::serialize(boost::json::object{{"error", std::string(alloy::to_string(e.kind()))}});
+            const std::string kind(alloy::to_string(e.kind()));
+            response.body() = boost::json::serialize(boost::json::object{{"error", kind}});
         }
         ++handled;
         response.keep_alive(request.keep_alive());
