@@ -29,6 +29,23 @@ using RetryPredicate = std::function<bool(const std::exception&)>;
 /// A RetryPredicate that retries CommandErrors of the given kinds only.
 RetryPredicate retry_on_kinds(std::initializer_list<ErrorKind> kinds);
 
+/// The `tools` setting: unset (inherit the lower layer) or a list of tools. Written as a braced list,
+/// `{.tools = {add}}` or `{.tools = {add, search}}`, or from a std::vector<Tool>.
+class ToolList {
+public:
+    ToolList() = default;  ///< unset
+    ToolList(std::initializer_list<Tool> tools) : tools_(std::vector<Tool>(tools)) {}
+    ToolList(std::vector<Tool> tools) : tools_(std::move(tools)) {}  // NOLINT: implicit by design
+
+    bool has_value() const noexcept { return tools_.has_value(); }
+    explicit operator bool() const noexcept { return has_value(); }
+    const std::vector<Tool>& operator*() const { return *tools_; }
+    const std::vector<Tool>* operator->() const { return &*tools_; }
+
+private:
+    std::optional<std::vector<Tool>> tools_;
+};
+
 /// HTTP transport settings. Zero durations or sizes are not allowed; std::nullopt means "inherit".
 struct HttpSettings {
     std::optional<std::chrono::milliseconds> resolve_timeout{};     ///< DNS resolution (default 10 s)
@@ -56,7 +73,7 @@ struct Settings {
     std::optional<std::string> provider{};
     std::optional<std::string> base_url{};   ///< provider base URL (else the adapter's default or `*_BASE_URL`)
     std::optional<std::string> api_key{};    ///< provider key (else the usual environment variable); never logged
-    std::optional<std::vector<Tool>> tools{};   ///< tools the model may call (replaces lower layers when set)
+    ToolList tools{};                         ///< tools the model may call (replaces lower layers when set)
     std::optional<std::string> system{};        ///< system prompt (`ALLOY_DEFAULT_SYSTEM`)
     /// Context rendered into the prompt of `ask` (a JSON block after the question).
     std::optional<boost::json::value> context{};

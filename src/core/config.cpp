@@ -147,7 +147,7 @@ Settings merge(Settings lower, const Settings& upper) {
     lay(lower.provider, upper.provider);
     lay(lower.base_url, upper.base_url);
     lay(lower.api_key, upper.api_key);
-    lay(lower.tools, upper.tools);
+    if (upper.tools) lower.tools = upper.tools;
     lay(lower.system, upper.system);
     lay(lower.context, upper.context);
     lay(lower.temperature, upper.temperature);

@@ -68,8 +68,11 @@ asio::awaitable<std::string> run_blocking(const Tool& tool, boost::json::value a
         } catch (...) {
             error = std::current_exception();
         }
-        // Hand the result back on the waiter's executor: the timer is not thread-safe.
-        asio::post(state->done.get_executor(), [state, value = std::move(value), error]() mutable {
+        // Hand the result back on the waiter's executor: the timer is not thread-safe. The state (and its
+        // timer) moves with the handler, so this thread holds no part of the io_context once the work
+        // guard is released and the context may be destroyed.
+        auto home = state->done.get_executor();
+        asio::post(home, [state = std::move(state), value = std::move(value), error]() mutable {
             state->finished = true;
             state->value = std::move(value);
             state->error = error;
