@@ -6,8 +6,11 @@
 #include <alloy/config.hpp>
 #include <alloy/errors.hpp>
 #include <alloy/json.hpp>
+#include <alloy/logging.hpp>
+#include <alloy/metrics.hpp>
 #include <alloy/provider.hpp>
 #include <alloy/runtime.hpp>
 #include <alloy/schema.hpp>
 #include <alloy/stream.hpp>
 #include <alloy/tool.hpp>
+#include <alloy/tracing.hpp>

@@ -99,6 +99,7 @@ struct TracerOptions {
 /// of their parent span).
 class Tracer : public Observer {
 public:
+    /// Throws ConfigurationError when `exporter` is null.
     explicit Tracer(std::shared_ptr<SpanExporter> exporter, TracerOptions options = {});
     ~Tracer() override;
 

@@ -1,4 +1,5 @@
 // Tracer: pairs start/end events into spans; traceparent; the in-memory exporter; OTLP/JSON encoding.
+#include <alloy/errors.hpp>
 #include <alloy/logging.hpp>
 #include <alloy/tracing.hpp>
 
@@ -157,7 +158,7 @@ struct Tracer::Impl {
 };
 
 Tracer::Tracer(std::shared_ptr<SpanExporter> exporter, TracerOptions options) : impl_(std::make_unique<Impl>()) {
-    if (!exporter) throw std::invalid_argument("Tracer needs an exporter");
+    if (!exporter) throw ConfigurationError("Tracer needs an exporter");
     impl_->exporter = std::move(exporter);
     impl_->options = options;
 }

@@ -1,5 +1,8 @@
 // JSON event log, redaction and the log hook.
 #include <alloy/logging.hpp>
+#include <alloy/logging_spdlog.hpp>
+
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <boost/json.hpp>
 
@@ -7,6 +10,7 @@
 
 #include <cstdio>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -406,4 +410,20 @@ TEST_CASE("json log: FILE target writes whole lines", "[observe]") {
         line.pop_back();
         CHECK(parse_line(line).at("event") == "command_end");
     }
+}
+
+TEST_CASE("json log: an spdlog sink gets pure JSON lines", "[observe]") {
+    std::ostringstream stream;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream);
+    auto observer = json_log_observer(JsonLogOptions{}, sink);
+    observer->on_event(sample_end());
+    Event debug_only;
+    debug_only.type = EventType::tool_start;
+    observer->on_event(debug_only);  // below info: nothing
+    std::string text = stream.str();
+    REQUIRE_FALSE(text.empty());
+    REQUIRE(text.back() == '\n');
+    text.pop_back();
+    CHECK(text.find('\n') == std::string::npos);
+    CHECK(parse_line(text).at("event") == "command_end");
 }
