@@ -51,6 +51,11 @@ struct Runtime::Impl {
             if (background_thread.joinable()) background_thread.join();
         }
         if (pool) pool->join();
+        // Pooled connections belong to the io_context they were opened on, the background one included:
+        // close them now, while it still exists (as members they would be destroyed after it).
+        providers.clear();
+        override_provider.reset();
+        http.reset();
     }
 };
 
