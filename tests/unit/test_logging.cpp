@@ -345,11 +345,16 @@ TEST_CASE("redactor: linear on long hostile input", "[observe]") {
     const std::string digits(200000, '1');
     std::string at_signs;
     for (int i = 0; i < 50000; ++i) at_signs += "a@b";
+    // Only the masking is timed: Catch's rendering of 200 kB operands (with --success) is not.
     const auto start = std::chrono::steady_clock::now();
-    CHECK(redactor.mask_text(letters) == letters);
-    CHECK(redactor.mask_text(digits) == digits);  // one unseparated 200000-digit run is not a card
-    CHECK_FALSE(redactor.mask_text(at_signs).empty());
-    CHECK(std::chrono::steady_clock::now() - start < 2s);  // generous: linear work on 0.35 MB
+    const std::string masked_letters = redactor.mask_text(letters);
+    const std::string masked_digits = redactor.mask_text(digits);
+    const std::string masked_at_signs = redactor.mask_text(at_signs);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(masked_letters == letters);
+    CHECK(masked_digits == digits);  // one unseparated 200000-digit run is not a card
+    CHECK_FALSE(masked_at_signs.empty());
+    CHECK(elapsed < 10s);  // generous (sanitizer builds included): linear work on 0.35 MB
 }
 
 TEST_CASE("log hook: routing, level check before formatting, restore", "[observe]") {
