@@ -15,7 +15,9 @@
 #include <alloy/provider.hpp>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include <exception>
@@ -76,8 +78,25 @@ const boost::json::value& unwrap_output(const boost::json::value& v, const Outpu
 /// The CommandError(output_parse) for a reply that did not convert into the output type.
 [[noreturn]] void throw_output_error(std::string_view type_name, std::string_view text, std::string_view reason,
                                      std::exception_ptr cause);
-/// parse_model_json without the exception: std::nullopt when no JSON is found.
-std::optional<boost::json::value> try_parse_model_json(std::string_view text);
+/// parse_model_json without the exception: std::nullopt when no JSON is found. The value is allocated
+/// from `sp` (default: the heap).
+std::optional<boost::json::value> try_parse_model_json(std::string_view text,
+                                                       const boost::json::storage_ptr& sp = {});
+
+/// Scratch memory for parsing one model reply: a stack buffer, then the heap. Values parsed into it are
+/// freed all at once with the arena, so parsing a reply costs no allocation per node.
+class ParseArena {
+public:
+    ParseArena() = default;
+    ParseArena(const ParseArena&) = delete;
+    ParseArena& operator=(const ParseArena&) = delete;
+    /// A non-owning pointer to the arena: values using it must not outlive the arena.
+    boost::json::storage_ptr storage() noexcept { return boost::json::storage_ptr(&resource_); }
+
+private:
+    unsigned char buffer_[2048];
+    boost::json::monotonic_resource resource_{buffer_, sizeof buffer_};
+};
 /// Why try_parse_model_json found nothing ("reply is empty", "reply is not valid JSON").
 std::string_view unparsable_reason(std::string_view text) noexcept;
 
@@ -212,7 +231,8 @@ boost::json::value parse_model_json(std::string_view text);
 /// reply: {"vendor":...`. The ConversionError is kept as the cause.
 template <class T>
 T parse_output(std::string_view text, const OutputSpec& spec) {
-    const std::optional<boost::json::value> parsed = detail::try_parse_model_json(text);
+    detail::ParseArena arena;
+    const std::optional<boost::json::value> parsed = detail::try_parse_model_json(text, arena.storage());
     if (!parsed) detail::throw_output_error(type_name<T>(), text, detail::unparsable_reason(text), nullptr);
     try {
         return from_json<T>(detail::unwrap_output(*parsed, spec));

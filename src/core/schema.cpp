@@ -20,7 +20,7 @@ constexpr std::size_t max_json_depth = 64;
 constexpr int max_scan_candidates = 16;
 constexpr std::size_t reply_snippet_chars = 120;
 
-std::optional<boost::json::value> parse_exact(std::string_view text) {
+std::optional<boost::json::value> parse_exact(std::string_view text, const boost::json::storage_ptr& sp) {
     text = trim(text);
     if (text.empty()) return std::nullopt;
     boost::json::parse_options options;
@@ -28,13 +28,13 @@ std::optional<boost::json::value> parse_exact(std::string_view text) {
     options.allow_comments = true;
     options.allow_trailing_commas = true;
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, options);
+    boost::json::value v = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, sp, options);
     if (ec) return std::nullopt;
     return v;
 }
 
 /// Contents of the fenced code blocks (```lang ... ```) in order; an unclosed fence runs to the end.
-std::optional<boost::json::value> parse_fenced(std::string_view text) {
+std::optional<boost::json::value> parse_fenced(std::string_view text, const boost::json::storage_ptr& sp) {
     std::size_t pos = 0;
     while ((pos = text.find("```", pos)) != std::string_view::npos) {
         std::size_t start = pos + 3;
@@ -44,7 +44,7 @@ std::optional<boost::json::value> parse_fenced(std::string_view text) {
         const std::size_t close = text.find("```", start);
         const std::string_view body =
             text.substr(start, close == std::string_view::npos ? std::string_view::npos : close - start);
-        if (auto v = parse_exact(body)) return v;
+        if (auto v = parse_exact(body, sp)) return v;
         if (close == std::string_view::npos) break;
         pos = close + 3;
     }
@@ -71,12 +71,12 @@ std::size_t matching_bracket(std::string_view text, std::size_t open) noexcept {
     return std::string_view::npos;
 }
 
-std::optional<boost::json::value> parse_embedded(std::string_view text) {
+std::optional<boost::json::value> parse_embedded(std::string_view text, const boost::json::storage_ptr& sp) {
     std::size_t open = text.find_first_of("{[");
     for (int tries = 0; open != std::string_view::npos && tries < max_scan_candidates; ++tries) {
         const std::size_t close = matching_bracket(text, open);
         if (close != std::string_view::npos)
-            if (auto v = parse_exact(text.substr(open, close - open + 1))) return v;
+            if (auto v = parse_exact(text.substr(open, close - open + 1), sp)) return v;
         open = text.find_first_of("{[", open + 1);
     }
     return std::nullopt;
@@ -272,12 +272,12 @@ void throw_output_error(std::string_view type_name, std::string_view text, std::
     throw CommandError(ErrorKind::output_parse, message, {}, std::move(cause));
 }
 
-std::optional<boost::json::value> try_parse_model_json(std::string_view text) {
+std::optional<boost::json::value> try_parse_model_json(std::string_view text, const boost::json::storage_ptr& sp) {
     text = trim(text);
     if (text.empty()) return std::nullopt;
-    if (auto v = parse_exact(text)) return v;
-    if (auto v = parse_fenced(text)) return v;
-    return parse_embedded(text);
+    if (auto v = parse_exact(text, sp)) return v;
+    if (auto v = parse_fenced(text, sp)) return v;
+    return parse_embedded(text, sp);
 }
 
 std::string_view unparsable_reason(std::string_view text) noexcept {
@@ -295,7 +295,8 @@ boost::json::value parse_model_json(std::string_view text) {
 
 bool output_is_complete(std::string_view text, const OutputSpec& spec) noexcept {
     try {
-        const std::optional<boost::json::value> parsed = detail::try_parse_model_json(text);
+        detail::ParseArena arena;
+        const std::optional<boost::json::value> parsed = detail::try_parse_model_json(text, arena.storage());
         if (!parsed) return false;
         if (!spec.wrapped) return satisfies(*parsed, spec.schema, 0);
         const auto* props = spec.schema.if_contains("properties");
