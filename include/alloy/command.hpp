@@ -61,7 +61,7 @@ struct CommandDef {
     std::string name;
     Settings options;  ///< the command layer of settings
     OutputMode mode = OutputMode::text;
-    std::optional<OutputSpec> output;
+    std::shared_ptr<const OutputSpec> output;  ///< typed commands only
 };
 
 /// Runs one command call to completion in `runtime` (nullptr: the global runtime): retries, timeouts,
@@ -136,8 +136,8 @@ public:
     }
 
     const std::string& name() const noexcept { return def_->name; }
-    /// The output spec sent to the provider (typed commands only).
-    const std::optional<OutputSpec>& output_spec() const noexcept { return def_->output; }
+    /// The output spec sent to the provider; null for text and void commands.
+    const OutputSpec* output_spec() const noexcept { return def_->output.get(); }
 
 private:
     static boost::asio::awaitable<T> run(std::shared_ptr<const detail::CommandDef> def, std::string prompt,
@@ -157,7 +157,7 @@ private:
             co_return Detailed<T>{std::move(text), std::move(info)};
         } else {
             std::optional<T> value;
-            const OutputSpec* spec = &*def->output;
+            const OutputSpec* spec = def->output.get();
             std::function<void(std::string_view)> accept = [&value, spec](std::string_view text) {
                 value.emplace(parse_output<T>(text, *spec));
             };
@@ -183,7 +183,8 @@ Command<T, Builder> command(std::string name, Builder builder, Settings options 
     def->name = std::move(name);
     def->options = std::move(options);
     def->mode = detail::output_mode<T>();
-    if constexpr (detail::output_mode<T>() == detail::OutputMode::typed) def->output = alloy::output_spec<T>();
+    if constexpr (detail::output_mode<T>() == detail::OutputMode::typed) 
+        def->output = std::make_shared<const OutputSpec>(alloy::output_spec<T>());
     return Command<T, Builder>(std::move(def), std::make_shared<const Builder>(std::move(builder)));
 }
 

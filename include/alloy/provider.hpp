@@ -73,7 +73,8 @@ struct ModelRequest {
     std::vector<Message> messages;
     std::vector<ToolSpec> tools;
     ToolChoice tool_choice = ToolChoice::automatic;  ///< `none` keeps tools declared but forbids calls
-    std::optional<OutputSpec> output;                ///< set for typed commands
+    /// Set for typed commands. Shared with the command definition: the schema is not copied per request.
+    std::shared_ptr<const OutputSpec> output;
     std::optional<double> temperature;
     std::optional<int> max_tokens;
     boost::json::object extra;   ///< provider-specific fields merged into the request body as-is

@@ -1,6 +1,8 @@
 #include <alloy/config.hpp>
 #include <alloy/errors.hpp>
 
+#include "core/environment.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -181,6 +183,22 @@ Settings merge(Settings lower, const Settings& upper) {
     return lower;
 }
 
+namespace detail {
+
+// Kept beside merge(): a field added to Settings must be added to both.
+bool is_unset(const Settings& s) {
+    const auto& h = s.http;
+    return !s.model && !s.provider && !s.base_url && !s.api_key && !s.tools && !s.system && !s.context &&
+           !s.temperature && !s.timeout && !s.deadline && !s.retry && !s.retry_on && !s.max_tokens &&
+           !s.max_tool_turns && !s.auto_finalize_missing_output && !s.parallel_tools_max && s.extra.empty() &&
+           !s.backoff_initial && !s.backoff_max && !s.retry_after_max && !s.propagate_traceparent &&
+           !h.resolve_timeout && !h.connect_timeout && !h.tls_timeout && !h.write_timeout && !h.first_byte_timeout &&
+           !h.stream_idle_timeout && !h.max_response_bytes && !h.request_retries && !h.max_connections_per_origin &&
+           !h.pool_idle_timeout && !h.ca_file && !h.insecure_skip_tls_verify;
+}
+
+}  // namespace detail
+
 ResolvedSettings resolve(const Settings& s) {
     ResolvedSettings r;
     if (s.model) {
@@ -289,8 +307,11 @@ Settings settings_from_env() {
 }
 
 void configure(Settings settings) {
-    std::lock_guard lock(configure_mutex);
-    configure_layer() = std::move(settings);
+    {
+        std::lock_guard lock(configure_mutex);
+        configure_layer() = std::move(settings);
+    }
+    detail::bump_settings_generation();
 }
 
 Settings configured() {

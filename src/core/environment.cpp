@@ -2,6 +2,7 @@
 
 #include <alloy/runtime.hpp>
 
+#include <atomic>
 #include <exception>
 #include <mutex>
 
@@ -14,6 +15,8 @@ struct EnvironmentCache {
     Settings settings;
     std::exception_ptr error;
 };
+
+std::atomic<std::uint64_t> generation{1};
 
 EnvironmentCache& cache() {
     static EnvironmentCache c;
@@ -37,9 +40,14 @@ void reload_environment() {
     auto& c = cache();
     std::lock_guard lock(c.mutex);
     load_locked(c);
+    detail::bump_settings_generation();
 }
 
 namespace detail {
+
+std::uint64_t settings_generation() noexcept { return generation.load(std::memory_order_acquire); }
+
+void bump_settings_generation() noexcept { generation.fetch_add(1, std::memory_order_acq_rel); }
 
 Settings environment_settings() {
     auto& c = cache();

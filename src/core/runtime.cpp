@@ -39,8 +39,11 @@ Settings Runtime::defaults() const {
 }
 
 void Runtime::set_defaults(Settings defaults) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->defaults = std::move(defaults);
+    {
+        std::lock_guard lock(impl_->mutex);
+        impl_->defaults = std::move(defaults);
+    }
+    detail::bump_settings_generation();
 }
 
 void Runtime::set_provider(std::shared_ptr<Provider> provider) {

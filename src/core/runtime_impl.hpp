@@ -12,15 +12,27 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace alloy {
 
+namespace detail {
+struct CommandDef;
 
+/// Settings of a call without per-call overrides, resolved once per command and runtime.
+struct CachedResolution {
+    std::weak_ptr<const CommandDef> def;  ///< identity check: the address may be reused by another command
+    std::uint64_t generation = 0;         ///< settings_generation() read before resolving
+    std::shared_ptr<const ResolvedSettings> settings;
+    std::shared_ptr<const std::vector<Tool>> tools;
+};
+}  // namespace detail
 
 struct Runtime::Impl {
     mutable std::mutex mutex;
@@ -38,6 +50,10 @@ struct Runtime::Impl {
     std::unique_ptr<boost::asio::thread_pool> pool;
     std::shared_ptr<IdempotencyStore> idempotency;
     detail::IdempotencyGate idempotency_gate;
+
+    std::mutex resolutions_mutex;
+    std::unordered_map<const detail::CommandDef*, detail::CachedResolution> resolutions;
+    std::size_t resolutions_live = 0;  ///< entries after the last sweep of expired commands
 
     // Background io_context for the blocking forms, started on first use.
     std::unique_ptr<boost::asio::io_context> background;

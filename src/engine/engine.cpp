@@ -4,6 +4,7 @@
 #include "engine/engine.hpp"
 
 #include "core/environment.hpp"
+#include "core/runtime_impl.hpp"
 #include "engine/retry_policy.hpp"
 #include "engine/run_trace.hpp"
 #include "engine/timeout.hpp"
@@ -32,6 +33,44 @@ ResolvedSettings resolve_call(const CommandDef& def, const Settings& call, Runti
     layered = merge(std::move(layered), def.options);
     layered = merge(std::move(layered), call);
     return resolve(layered);
+}
+
+namespace {
+
+CallSettings resolve_fresh(const CommandDef& def, const Settings& call, Runtime& runtime) {
+    auto settings = std::make_shared<ResolvedSettings>(resolve_call(def, call, runtime));
+    auto tools = std::make_shared<const std::vector<Tool>>(settings->tools);
+    return CallSettings{std::move(settings), std::move(tools)};
+}
+
+bool same_command(const std::weak_ptr<const CommandDef>& known, const std::shared_ptr<const CommandDef>& def) {
+    return !known.owner_before(def) && !def.owner_before(known);
+}
+
+}  // namespace
+
+CallSettings resolve_call_shared(const std::shared_ptr<const CommandDef>& def, const Settings& call,
+                                 Runtime& runtime) {
+    if (!is_unset(call)) return resolve_fresh(*def, call, runtime);
+    auto& impl = runtime.impl();
+    // Read before the layers: a change racing with this resolution leaves the entry already stale.
+    const std::uint64_t generation = settings_generation();
+    {
+        std::lock_guard lock(impl.resolutions_mutex);
+        auto it = impl.resolutions.find(def.get());
+        if (it != impl.resolutions.end() && it->second.generation == generation && same_command(it->second.def, def))
+            return CallSettings{it->second.settings, it->second.tools};
+    }
+    CallSettings fresh = resolve_fresh(*def, call, runtime);  // throws ConfigurationError: nothing cached
+    std::lock_guard lock(impl.resolutions_mutex);
+    if (impl.resolutions.size() >= 2 * impl.resolutions_live + 64) {
+        // Commands come and go (per-request `ask`, handles made with with()): forget the dead ones.
+        std::erase_if(impl.resolutions, [](const auto& entry) { return entry.second.def.expired(); });
+        impl.resolutions_live = impl.resolutions.size();
+    }
+    auto& entry = impl.resolutions[def.get()];
+    entry = detail::CachedResolution{def, generation, fresh.settings, fresh.tools};
+    return fresh;
 }
 
 std::string render_prompt(std::string prompt, const ResolvedSettings& settings) {
@@ -89,7 +128,7 @@ struct Attempt {
 /// Everything one call needs, kept alive by the run coroutine's frame.
 struct Run {
     std::shared_ptr<const CommandDef> def;
-    ResolvedSettings settings;
+    std::shared_ptr<const ResolvedSettings> resolved;
     std::shared_ptr<const std::vector<Tool>> tools;
     std::shared_ptr<Provider> provider;
     Runtime* runtime = nullptr;
@@ -98,14 +137,16 @@ struct Run {
     RunInfo info;
     RunTrace trace;
     std::string attempt_span;  ///< span of the attempt in progress
+
+    const ResolvedSettings& settings() const noexcept { return *resolved; }
 };
 
 /// Sends one request, reporting it as a span under the current attempt.
 asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int tool_turn) {
     ++run.info.requests;
     const bool observed = run.trace.on();
-    const std::string span = observed || run.settings.propagate_traceparent ? new_span_id() : std::string();
-    if (run.settings.propagate_traceparent)
+    const std::string span = observed || run.settings().propagate_traceparent ? new_span_id() : std::string();
+    if (run.settings().propagate_traceparent)
         request.headers.emplace_back("traceparent", "00-" + run.trace.trace_id + "-" + span + "-01");
     if (!observed) co_return co_await run.provider->complete(request);
 
@@ -157,12 +198,12 @@ asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int to
 asio::awaitable<Attempt> run_attempt(Run& run) {
     // One request object for the whole attempt: its messages are the transcript, so a tool turn appends
     // to it instead of copying the transcript, tool specs and output schema into a new request.
-    ModelRequest request = build_request(run.settings, *run.def, {}, ToolChoice::automatic);
+    ModelRequest request = build_request(run.settings(), *run.def, {}, ToolChoice::automatic);
     std::vector<Message>& transcript = request.messages;
     transcript.push_back(Message{Message::Role::user, run.prompt, {}, {}});
     LoopState state;
-    const LoopRules rules{run.settings.max_tool_turns, run.settings.auto_finalize_missing_output, run.def->mode,
-                          run.def->output ? &*run.def->output : nullptr};
+    const LoopRules rules{run.settings().max_tool_turns, run.settings().auto_finalize_missing_output, run.def->mode,
+                          run.def->output.get()};
     for (;;) {
         request.tool_choice = state.finalizing ? ToolChoice::none : ToolChoice::automatic;
         request.headers.clear();
@@ -189,15 +230,15 @@ asio::awaitable<Attempt> run_attempt(Run& run) {
         ToolContext context{run.runtime->blocking_executor(), run.runtime, run.info.run_id,
                             run.trace.on() ? &tool_trace : nullptr};
         std::vector<ToolResult> results =
-            co_await run_tool_calls(reply.tool_calls, run.tools, run.settings.parallel_tools_max, std::move(context));
+            co_await run_tool_calls(reply.tool_calls, run.tools, run.settings().parallel_tools_max, std::move(context));
         transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
         transcript.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
     }
 }
 
 asio::awaitable<Attempt> run_bounded_attempt(Run& run) {
-    if (run.settings.timeout.count() <= 0) co_return co_await run_attempt(run);
-    co_return co_await with_timeout(run_attempt(run), run.settings.timeout, "command '" + run.def->name + "' attempt",
+    if (run.settings().timeout.count() <= 0) co_return co_await run_attempt(run);
+    co_return co_await with_timeout(run_attempt(run), run.settings().timeout, "command '" + run.def->name + "' attempt",
                                     "attempt");
 }
 
@@ -242,7 +283,7 @@ asio::awaitable<void> run_attempts(Run& run) {
             run.trace.emit(e);
         }
         if (cancelled) std::rethrow_exception(failure);
-        if (attempt >= run.settings.retry || !should_retry(run.settings, failure)) {
+        if (attempt >= run.settings().retry || !should_retry(run.settings(), failure)) {
             try {
                 std::rethrow_exception(failure);
             } catch (CommandError& e) {
@@ -266,8 +307,8 @@ asio::awaitable<void> run_attempts(Run& run) {
         } catch (...) {
         }
         if (!rng) rng = std::make_unique<std::mt19937_64>(std::random_device{}());
-        const auto delay = retry::backoff_delay(attempt - 1, run.settings.backoff_initial, run.settings.backoff_max,
-                                                retry_after, run.settings.retry_after_max, *rng);
+        const auto delay = retry::backoff_delay(attempt - 1, run.settings().backoff_initial, run.settings().backoff_max,
+                                                retry_after, run.settings().retry_after_max, *rng);
         if (run.trace.on()) {
             Event e = run.trace.make(EventType::retry_scheduled, run.attempt_span, run.trace.command_span);
             e.attempt = attempt;
@@ -292,15 +333,16 @@ asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std:
     const auto started = std::chrono::steady_clock::now();
     Run run;
     run.runtime = runtime ? runtime : &Runtime::global();
-    run.settings = resolve_call(*def, call, *run.runtime);
+    CallSettings resolved = resolve_call_shared(def, call, *run.runtime);
+    run.resolved = std::move(resolved.settings);
+    run.tools = std::move(resolved.tools);
     run.def = std::move(def);
-    run.prompt = render_prompt(std::move(prompt), run.settings);
-    run.tools = std::make_shared<const std::vector<Tool>>(run.settings.tools);
-    run.provider = run.runtime->provider_for(run.settings);
+    run.prompt = render_prompt(std::move(prompt), run.settings());
+    run.provider = run.runtime->provider_for(run.settings());
     run.accept = std::move(accept);
     run.info.run_id = new_run_id();
     run.trace = RunTrace{run.runtime,       run.info.run_id,     new_trace_id(),
-                         new_span_id(),     run.def->name,       run.settings.model,
+                         new_span_id(),     run.def->name,       run.settings().model,
                          std::string(run.provider->name()),      run.runtime->captures_content()};
 
     const bool observed = run.trace.on();
@@ -311,8 +353,8 @@ asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std:
     }
     std::exception_ptr failure;
     try {
-        if (run.settings.deadline.count() > 0)
-            co_await with_timeout(run_attempts(run), run.settings.deadline, "command '" + run.def->name + "'",
+        if (run.settings().deadline.count() > 0)
+            co_await with_timeout(run_attempts(run), run.settings().deadline, "command '" + run.def->name + "'",
                                   "deadline");
         else
             co_await run_attempts(run);

@@ -15,6 +15,18 @@ namespace alloy::detail {
 /// Settings of one call, layered: env < configure() < runtime < command < call.
 ResolvedSettings resolve_call(const CommandDef& def, const Settings& call, Runtime& runtime);
 
+/// The resolved settings of one call and its tool list, shared rather than copied per call.
+struct CallSettings {
+    std::shared_ptr<const ResolvedSettings> settings;
+    std::shared_ptr<const std::vector<Tool>> tools;
+};
+
+/// resolve_call, cached: a call without per-call settings reuses the resolution made for the same
+/// command in the same runtime until configure(), the environment or the runtime's defaults change.
+/// Resolving merges five layers of settings, which would otherwise dominate a command's own CPU cost.
+CallSettings resolve_call_shared(const std::shared_ptr<const CommandDef>& def, const Settings& call,
+                                 Runtime& runtime);
+
 /// The first user message: the prompt, plus the rendered `context` when one is set.
 std::string render_prompt(std::string prompt, const ResolvedSettings& settings);
 

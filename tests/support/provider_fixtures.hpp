@@ -35,10 +35,11 @@ inline ModelRequest full_request(std::string model) {
     r.tools.push_back(ToolSpec{"add", "Add two integers",
                                boost::json::parse(R"({"type":"object","properties":{"a":{"type":"integer"},
                                  "b":{"type":"integer"}},"required":["a","b"]})").as_object()});
-    r.output = OutputSpec{"Answer",
-                          boost::json::parse(R"({"type":"object","properties":{"sum":{"type":"integer"}},
-                            "required":["sum"],"additionalProperties":false})").as_object(),
-                          false};
+    r.output = std::make_shared<const OutputSpec>(
+        OutputSpec{"Answer",
+                   boost::json::parse(R"({"type":"object","properties":{"sum":{"type":"integer"}},
+                     "required":["sum"],"additionalProperties":false})").as_object(),
+                   false});
     r.temperature = 0.25;
     r.max_tokens = 300;
     r.extra["seed"] = 7;
