@@ -4,6 +4,7 @@
 #include "http/connection.hpp"
 #include "http/url.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -11,13 +12,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <deque>
@@ -199,12 +199,22 @@ private:
     }
 };
 
+/// Orders (client id, pool key) pairs and lets lookups use a string_view key (no copy per request).
+struct PoolKeyLess {
+    using is_transparent = void;
+    template <class Left, class Right>
+    bool operator()(const Left& left, const Right& right) const noexcept {
+        return std::pair<std::uint64_t, std::string_view>(left.first, left.second) <
+               std::pair<std::uint64_t, std::string_view>(right.first, right.second);
+    }
+};
+
 /// All pools of one execution context, for every Client that used it. Owned by the context's
 /// PoolService; Clients hold weak references.
 class ContextPools {
 public:
     /// The pool of `client` for `key` on `executor`, or null.
-    std::shared_ptr<Pool> find(std::uint64_t client, const std::string& key, const asio::any_io_executor& executor) {
+    std::shared_ptr<Pool> find(std::uint64_t client, std::string_view key, const asio::any_io_executor& executor) {
         std::lock_guard lock(mutex_);
         return find_locked(client, key, executor);
     }
@@ -225,7 +235,7 @@ public:
         std::lock_guard lock(mutex_);
         if (dead_) return;
         std::erase_if(retired_, [](const std::weak_ptr<Pool>& pool) { return pool.expired(); });
-        auto it = pools_.lower_bound({client, std::string()});
+        auto it = pools_.lower_bound(std::pair<std::uint64_t, std::string_view>(client, {}));
         while (it != pools_.end() && it->first.first == client) {
             for (const auto& pool : it->second) {
                 pool->retire();
@@ -248,9 +258,9 @@ public:
     }
 
 private:
-    std::shared_ptr<Pool> find_locked(std::uint64_t client, const std::string& key,
+    std::shared_ptr<Pool> find_locked(std::uint64_t client, std::string_view key,
                                       const asio::any_io_executor& executor) {
-        auto it = pools_.find({client, key});
+        auto it = pools_.find(std::pair<std::uint64_t, std::string_view>(client, key));
         if (it == pools_.end()) return nullptr;
         for (const auto& pool : it->second)
             if (pool->executor == executor) return pool;
@@ -259,7 +269,7 @@ private:
 
     std::mutex mutex_;  // taken before any Pool::mutex
     bool dead_ = false;
-    std::map<std::pair<std::uint64_t, std::string>, std::vector<std::shared_ptr<Pool>>> pools_;
+    std::map<std::pair<std::uint64_t, std::string>, std::vector<std::shared_ptr<Pool>>, PoolKeyLess> pools_;
     std::vector<std::weak_ptr<Pool>> retired_;
 };
 
@@ -367,29 +377,45 @@ bool is_cancelled(const asio::cancellation_state& state) {
     return state.cancelled() != asio::cancellation_type::none;
 }
 
-/// Takes an idle connection or a slot for a new one, waiting (bounded by the connect timeout) while
-/// the pool is full.
-asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Http settings) {
+/// An idle connection reused within this time is not checked before the request is written: under
+/// load the check (a failed non-blocking recv per request) is pure overhead, and a connection the
+/// server closed that quickly fails before any response byte, which the stale retry handles.
+constexpr std::chrono::milliseconds liveness_check_after{200};
+
+/// What take_slot() found: a lease (an idle connection, or a slot for a new one), or a full pool.
+struct Slot {
+    Lease lease;
+    std::shared_ptr<Waiter> waiter;  // set when the pool is full and the caller queued to wait
+    bool full = false;               // the pool is full (a waiter was queued only if asked)
+};
+
+/// Takes an idle connection or a slot for a new one without waiting, expiring idle connections on
+/// the way. When the pool is full, queues a waiter if `queue` (else takes nothing). `check_all`
+/// checks every idle candidate for liveness, not only those idle for a while (the stale retry).
+Slot take_slot(const std::shared_ptr<Pool>& pool, const ResolvedSettings::Http& settings, bool check_all,
+               bool queue) {
+    Slot slot;
     std::unique_ptr<Connection> reusable;
-    std::shared_ptr<Waiter> waiter;
+    std::vector<std::unique_ptr<Connection>> expired;
     {
-        std::vector<std::unique_ptr<Connection>> expired;
-        {
-            std::lock_guard lock(pool->mutex);
-            const auto now = Clock::now();
-            while (!pool->idle.empty()) {
-                std::unique_ptr<Connection> candidate = std::move(pool->idle.back());
-                pool->idle.pop_back();
-                if (now - candidate->idle_since < settings.pool_idle_timeout && candidate->idle_and_open()) {
-                    reusable = std::move(candidate);
-                    pool->checked_out.insert(reusable.get());
-                    break;
-                }
-                --pool->open;
-                expired.push_back(std::move(candidate));
+        std::lock_guard lock(pool->mutex);
+        const auto now = Clock::now();
+        while (!pool->idle.empty()) {
+            std::unique_ptr<Connection> candidate = std::move(pool->idle.back());
+            pool->idle.pop_back();
+            const auto idle_for = now - candidate->idle_since;
+            const bool check = check_all || idle_for >= liveness_check_after;
+            if (idle_for < settings.pool_idle_timeout && (!check || candidate->idle_and_open())) {
+                reusable = std::move(candidate);
+                pool->checked_out.insert(reusable.get());
+                break;
             }
-            // The least recently used idle connections are the first to expire.
-            auto& idle = pool->idle;
+            --pool->open;
+            expired.push_back(std::move(candidate));
+        }
+        // The least recently used idle connections are the first to expire.
+        auto& idle = pool->idle;
+        if (!idle.empty() && now - idle.front()->idle_since >= settings.pool_idle_timeout) {
             auto fresh = std::find_if(idle.begin(), idle.end(), [&](const auto& c) {
                 return now - c->idle_since < settings.pool_idle_timeout;
             });
@@ -398,22 +424,35 @@ asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Htt
                 expired.push_back(std::move(*it));
             }
             idle.erase(idle.begin(), fresh);
-            if (!reusable) {
-                if (pool->open < std::max(1, settings.max_connections_per_origin)) {
-                    ++pool->open;
-                } else {
-                    waiter = std::make_shared<Waiter>(pool->executor);
-                    pool->waiters.push_back(waiter);
+        }
+        if (!reusable) {
+            if (pool->open < std::max(1, settings.max_connections_per_origin)) {
+                ++pool->open;
+            } else {
+                slot.full = true;
+                if (queue) {
+                    slot.waiter = std::make_shared<Waiter>(pool->executor);
+                    pool->waiters.push_back(slot.waiter);
                 }
             }
         }
-        for (auto& connection : expired) connection->close();
     }
+    for (auto& connection : expired) connection->close();
     if (reusable) {
         ++pool->counters->reused;
-        co_return Lease(pool, std::move(reusable), true);
+        slot.lease = Lease(pool, std::move(reusable), true);
+    } else if (!slot.full) {
+        slot.lease = Lease(pool, nullptr, false);
     }
-    if (!waiter) co_return Lease(pool, nullptr, false);
+    return slot;
+}
+
+/// Like take_slot(), but waits (bounded by the connect timeout) while the pool is full. The slow path
+/// of acquiring: the exchange calls take_slot() itself first.
+asio::awaitable<Lease> acquire(std::shared_ptr<Pool> pool, ResolvedSettings::Http settings, bool check_all) {
+    Slot slot = take_slot(pool, settings, check_all, true);
+    if (!slot.full) co_return std::move(slot.lease);
+    std::shared_ptr<Waiter> waiter = std::move(slot.waiter);
 
     // The pool is full: wait for a slot, at most the connect timeout.
     WaitGuard guard{pool, waiter};
@@ -454,6 +493,13 @@ std::uint64_t next_client_id() {
 // ---------------------------------------------------------------------------------------------------
 // Client state
 
+/// A parsed request URL and the origin part of its pool key, cached per URL string: providers send
+/// every request to one of a few URLs, and parsing one costs more than the rest of the lookup.
+struct Route {
+    Url url;
+    std::string origin_key;  // "scheme://host:port"
+};
+
 struct Client::Impl {
     ProxyConfig proxy;
     const std::uint64_t id = next_client_id();  // never reused, unlike addresses
@@ -463,10 +509,33 @@ struct Client::Impl {
     std::mutex mutex;
     std::vector<std::weak_ptr<ContextPools>> contexts;  // where this client has pools
 
-    std::shared_ptr<Pool> pool_for(const asio::any_io_executor& executor, const Url& url,
+    std::mutex routes_mutex;
+    std::map<std::string, std::shared_ptr<const Route>, std::less<>> routes;
+    static constexpr std::size_t max_routes = 64;  // a client sending to ever new URLs starts over
+
+    /// The parsed form of `text`. Throws ConfigurationError for a malformed URL (never cached).
+    std::shared_ptr<const Route> route_for(std::string_view text) {
+        {
+            std::lock_guard lock(routes_mutex);
+            if (auto it = routes.find(text); it != routes.end()) return it->second;
+        }
+        auto route = std::make_shared<Route>();
+        route->url = parse_url(text);
+        route->origin_key = route->url.scheme + "://" + route->url.authority();
+        std::lock_guard lock(routes_mutex);
+        if (routes.size() >= max_routes) routes.clear();
+        routes.emplace(std::string(text), route);
+        return route;
+    }
+
+    std::shared_ptr<Pool> pool_for(const asio::any_io_executor& executor, const Route& route,
                                    const ResolvedSettings::Http& settings) {
-        std::string key = url.scheme + "://" + url.authority();
-        if (url.tls()) key += "|" + std::to_string(settings.insecure_skip_tls_verify) + "|" + settings.ca_file;
+        const Url& url = route.url;
+        std::string tls_key;
+        if (url.tls())
+            tls_key = route.origin_key + "|" + std::to_string(settings.insecure_skip_tls_verify) + "|" +
+                      settings.ca_file;
+        const std::string& key = url.tls() ? tls_key : route.origin_key;
         asio::execution_context& context = asio::query(executor, asio::execution::context);
         std::shared_ptr<ContextPools> pools = asio::use_service<PoolService>(context).pools();
         if (auto pool = pools->find(id, key, executor)) return pool;
@@ -512,40 +581,149 @@ Client::Stats Client::stats() const {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The exchange
+// The request head
 
 namespace {
 
-using Parser = bhttp::response_parser<bhttp::buffer_body>;
-constexpr std::size_t read_chunk_bytes = 16 * 1024;
+constexpr std::string_view default_user_agent = "alloy-cpp/0.1";
 
-bhttp::request<bhttp::string_body> build_request(const Request& request, const Url& url,
-                                                 const Endpoint& endpoint) {
-    bhttp::request<bhttp::string_body> message;
-    message.version(11);
-    const bhttp::verb verb = bhttp::string_to_verb(request.method);
-    if (verb == bhttp::verb::unknown)
-        message.method_string(request.method);
-    else
-        message.method(verb);
+/// An RFC 9110 token: what a method or a header name may consist of.
+bool is_token(std::string_view text) noexcept {
+    constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
+    return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               specials.find(c) != std::string_view::npos;
+    });
+}
+
+/// `text` for an error message: control and non-ASCII bytes escaped, at most 64 characters shown.
+std::string printable(std::string_view text) {
+    constexpr std::size_t shown = 64;
+    std::string out;
+    for (const char c : text.substr(0, shown)) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte < 0x7f) {
+            out += c;
+        } else {
+            constexpr char digits[] = "0123456789abcdef";
+            out += "\\x";
+            out += digits[byte >> 4];
+            out += digits[byte & 0xf];
+        }
+    }
+    if (text.size() > shown) out += "...";
+    return out;
+}
+
+/// Throws ConfigurationError unless the method and every header can be written as they are: a value
+/// with CR or LF would let it inject headers or a second request. Messages never show a value.
+void validate(const Request& request) {
+    if (!is_token(request.method))
+        throw ConfigurationError("invalid HTTP method '" + printable(request.method) + "' (not an HTTP token)");
+    constexpr std::string_view forbidden("\r\n\0", 3);
+    for (const auto& [name, value] : request.headers.items) {
+        if (!is_token(name))
+            throw ConfigurationError("invalid HTTP header name '" + printable(name) + "' (not an HTTP token)");
+        if (value.find_first_of(forbidden) != std::string::npos)
+            throw ConfigurationError("invalid value for HTTP header '" + name + "': it contains CR, LF or NUL");
+    }
+}
+
+/// The request line and header block of `request`, up to and including the empty line, in one string
+/// written together with the body. Host and User-Agent come first unless the request sets them; then
+/// the request's headers (a name given twice keeps its last value, like Headers::set); then
+/// Proxy-Authorization for plain HTTP through a proxy with credentials; then Content-Length when there
+/// is a body or the method is POST, PUT or OPTIONS. Request headers named Content-Length or
+/// Transfer-Encoding are left out: the client frames the body. Throws ConfigurationError (validate()).
+std::string serialize_head(const Request& request, const Url& url, const Endpoint& endpoint) {
+    validate(request);
     // Plain HTTP through a proxy uses the absolute form; a CONNECT tunnel carries origin-form.
-    message.target(endpoint.proxy && !url.tls() ? url.absolute_form() : url.target);
-    message.set(bhttp::field::host, url.host_header());
-    message.set(bhttp::field::user_agent, "alloy-cpp/0.1");
-    for (const auto& [name, value] : request.headers.items) message.set(name, value);
-    if (endpoint.proxy && !url.tls() && !endpoint.proxy->authorization.empty())
-        message.set(bhttp::field::proxy_authorization, endpoint.proxy->authorization);
-    message.body() = request.body;
-    message.prepare_payload();
-    return message;
+    const bool absolute_form = endpoint.proxy && !url.tls();
+    const bool proxy_authorization = absolute_form && !endpoint.proxy->authorization.empty();
+    const std::string host = url.host_header();
+    const auto& items = request.headers.items;
+
+    // A header is written unless a later one of the same name replaces it or the client owns it.
+    auto written = [&](std::size_t index) {
+        const std::string& name = items[index].first;
+        for (std::size_t later = index + 1; later < items.size(); ++later)
+            if (iequals(items[later].first, name)) return false;
+        return !iequals(name, "content-length") && !iequals(name, "transfer-encoding") &&
+               !(proxy_authorization && iequals(name, "proxy-authorization"));
+    };
+    bool own_host = false;
+    bool own_user_agent = false;
+    std::size_t size = request.method.size() + url.target.size() + host.size() + 128;
+    if (absolute_form) size += url.scheme.size() + 3 + host.size();
+    if (proxy_authorization) size += endpoint.proxy->authorization.size();
+    for (const auto& [name, value] : items) {
+        size += name.size() + value.size() + 4;
+        own_host = own_host || iequals(name, "host");
+        own_user_agent = own_user_agent || iequals(name, "user-agent");
+    }
+
+    std::string head;
+    head.reserve(size);
+    auto line = [&head](std::string_view name, std::string_view value) {
+        head.append(name).append(": ").append(value).append("\r\n");
+    };
+    head.append(request.method).append(" ");
+    if (absolute_form) head.append(url.scheme).append("://").append(host);
+    head.append(url.target).append(" HTTP/1.1\r\n");
+    if (!own_host) line("Host", host);
+    if (!own_user_agent) line("User-Agent", default_user_agent);
+    for (std::size_t i = 0; i < items.size(); ++i)
+        if (written(i)) line(items[i].first, items[i].second);
+    if (proxy_authorization) line("Proxy-Authorization", endpoint.proxy->authorization);
+    const std::string_view method = request.method;
+    if (!request.body.empty() || method == "POST" || method == "PUT" || method == "OPTIONS")
+        line("Content-Length", std::to_string(request.body.size()));
+    head.append("\r\n");
+    return head;
 }
 
-Headers headers_of(const Parser& parser) {
+// ---------------------------------------------------------------------------------------------------
+// The response
+
+/// Beast's HTTP/1.1 response parser, writing the head straight into Headers (names lower-cased) and
+/// the body into the string `sink` points at, without Beast's message and field containers.
+class ResponseParser final : public bhttp::basic_parser<false> {
+public:
+    ResponseParser() { headers.items.reserve(8); }
+
+    int status = 0;
     Headers headers;
-    for (const auto& field : parser.get())
-        headers.items.emplace_back(to_lower(field.name_string()), std::string(field.value()));
-    return headers;
-}
+    std::string* sink = nullptr;  ///< where body bytes go; set only while a read parses the body
+    bool reserve_body = false;    ///< reserve the announced Content-Length in `sink` (a whole body)
+
+private:
+    void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { status = code; }
+    void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                       beast::error_code&) override {
+        headers.items.emplace_back(to_lower(name), std::string(value));
+    }
+    void on_header_impl(beast::error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+        // The parser has checked the length against body_limit already.
+        if (length && reserve_body && sink) sink->reserve(sink->size() + static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view body, beast::error_code& ec) override { return take(body, ec); }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) override {
+        return take(body, ec);
+    }
+    void on_finish_impl(beast::error_code&) override {}
+
+    std::size_t take(beast::string_view body, beast::error_code& ec) {
+        if (!sink) {  // body bytes outside a read (cannot happen: reads set the sink first)
+            ec = bhttp::error::need_buffer;
+            return 0;
+        }
+        sink->append(body.data(), body.size());
+        return body.size();
+    }
+};
 
 /// Outcome of an I/O step: an error code and where it happened.
 struct Failure {
@@ -585,38 +763,6 @@ struct Failure {
                        diagnostics);
 }
 
-/// Writes the request and reads the response headers. Returns a failure instead of throwing so the
-/// caller can retry a stale pooled connection.
-asio::awaitable<std::optional<Failure>> exchange(Connection& connection,
-                                                 const bhttp::request<bhttp::string_body>& message,
-                                                 Parser& parser, ResolvedSettings::Http settings) {
-    boost::system::error_code ec;
-    connection.tcp().expires_after(settings.write_timeout);
-    if (connection.tls) {
-        const std::size_t written =
-            co_await bhttp::async_write(*connection.tls, message, asio::redirect_error(asio::use_awaitable, ec));
-        (void)written;
-    } else {
-        const std::size_t written =
-            co_await bhttp::async_write(*connection.plain, message, asio::redirect_error(asio::use_awaitable, ec));
-        (void)written;
-    }
-    if (ec) co_return Failure{ec, "write", settings.write_timeout, false};
-
-    connection.tcp().expires_after(settings.first_byte_timeout);
-    if (connection.tls) {
-        const std::size_t read = co_await bhttp::async_read_header(
-            *connection.tls, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-        (void)read;
-    } else {
-        const std::size_t read = co_await bhttp::async_read_header(
-            *connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-        (void)read;
-    }
-    if (ec) co_return Failure{ec, "first_byte", settings.first_byte_timeout, parser.got_some()};
-    co_return std::nullopt;
-}
-
 /// A stale keep-alive connection: the server closed it while it was idle, so the request failed
 /// before any byte of a response arrived.
 bool looks_stale(const Failure& failure) {
@@ -626,159 +772,247 @@ bool looks_stale(const Failure& failure) {
            ec != bhttp::error::body_limit;
 }
 
-class StreamImpl final : public ResponseStream {
-public:
-    StreamImpl(Lease lease, std::unique_ptr<Parser> parser, std::string authority,
-               ResolvedSettings::Http settings)
-        : lease_(std::move(lease)),
-          parser_(std::move(parser)),
-          headers_(headers_of(*parser_)),
-          status_(static_cast<int>(parser_->get().result_int())),
-          authority_(std::move(authority)),
-          settings_(settings) {
-        if (parser_->is_done()) finish();
+/// One request on one leased connection, from writing the request to the end of the response body.
+/// Lives in the frame of Client::send() or in a ResponseStream.
+struct Exchange {
+    Exchange(std::shared_ptr<Pool> pool_, std::chrono::milliseconds stream_idle_timeout_)
+        : pool(std::move(pool_)), stream_idle_timeout(stream_idle_timeout_) {}
+
+    std::shared_ptr<Pool> pool;  // keeps the endpoint (its authority names failures) alive
+    std::chrono::milliseconds stream_idle_timeout;
+    Lease lease;
+    std::optional<ResponseParser> parser;  // one per attempt
+    boost::system::error_code parse_error; // from parsing buffered bytes, reported by the next read
+    bool done = false;  // the body ended or a read failed: the connection is no longer used here
+
+    const std::string& authority() const noexcept { return pool->endpoint.url_authority; }
+
+    /// The body ended: the connection goes back to the pool when it may carry another request.
+    void finish() {
+        done = true;
+        if (parser->keep_alive() && lease.connection().buffer.size() == 0)
+            lease.give_back();
+        else
+            lease.discard();
     }
 
-    int status() const noexcept override { return status_; }
-    const Headers& headers() const noexcept override { return headers_; }
+    /// Parses the body bytes already received into the parser's sink, without I/O: most responses
+    /// arrive with their head. Returns the parse error (also kept for the next read).
+    boost::system::error_code parse_buffered() {
+        if (done || parse_error) return parse_error;
+        auto& buffer = lease.connection().buffer;
+        boost::system::error_code ec;
+        while (!parser->is_done() && buffer.size() != 0) {
+            const std::size_t used = parser->put(buffer.data(), ec);
+            buffer.consume(used);
+            if (ec == bhttp::error::need_more) {
+                ec = {};
+                break;
+            }
+            if (ec || used == 0) break;
+        }
+        if (ec)
+            parse_error = ec;
+        else if (parser->is_done())
+            finish();
+        return ec;
+    }
+
+    /// A read failed: closes the connection and throws.
+    [[noreturn]] void fail(const boost::system::error_code& ec, bool cancelled) {
+        lease.discard();
+        done = true;
+        const bool timeout = ec == beast::error::timeout;
+        throw_failure(Failure{ec, timeout ? "stream_idle" : "read", stream_idle_timeout, true}, authority(),
+                      cancelled);
+    }
+};
+
+/// Writes the request and reads the response head into `exchange`, on an idle pooled connection or a
+/// new one; a reused connection that turns out stale is replaced once. The head is serialized once.
+/// `request` and `settings` belong to the awaiting caller.
+asio::awaitable<void> start_exchange(Exchange& exchange, const Request& request, const Url& url,
+                                     const ResolvedSettings::Http& settings) {
+    const std::shared_ptr<Pool>& pool = exchange.pool;
+    try {
+        const std::string head = serialize_head(request, url, pool->endpoint);
+        const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body)};
+        const bool head_request = request.method == "HEAD";
+        for (int attempt = 0;; ++attempt) {
+            const bool retry = attempt > 0;
+            Slot slot = take_slot(pool, settings, retry, false);
+            if (slot.full) {
+                Lease lease = co_await acquire(pool, settings, retry);
+                exchange.lease = std::move(lease);
+            } else {
+                exchange.lease = std::move(slot.lease);
+            }
+            if (!exchange.lease.connected()) {
+                std::unique_ptr<Connection> connection = co_await connect(pool->endpoint, settings);
+                ++pool->counters->opened;
+                exchange.lease.attach(std::move(connection));
+            }
+            ResponseParser& parser = exchange.parser.emplace();
+            parser.body_limit(settings.max_response_bytes);
+            parser.header_limit(64 * 1024);
+            if (head_request) parser.skip(true);
+
+            Connection& connection = exchange.lease.connection();
+            boost::system::error_code ec;
+            Failure failure;
+            connection.tcp().expires_after(settings.write_timeout);
+            if (connection.tls) {
+                const std::size_t written = co_await asio::async_write(*connection.tls, message,
+                                                                       asio::redirect_error(asio::use_awaitable, ec));
+                (void)written;
+            } else {
+                const std::size_t written = co_await asio::async_write(*connection.plain, message,
+                                                                       asio::redirect_error(asio::use_awaitable, ec));
+                (void)written;
+            }
+            if (ec) {
+                failure = Failure{ec, "write", settings.write_timeout, false};
+            } else {
+                connection.tcp().expires_after(settings.first_byte_timeout);
+                if (connection.tls) {
+                    const std::size_t read = co_await bhttp::async_read_header(
+                        *connection.tls, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    (void)read;
+                } else {
+                    const std::size_t read = co_await bhttp::async_read_header(
+                        *connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    (void)read;
+                }
+                if (!ec) {
+                    parser.eager(true);  // from here on, each put() parses all the body bytes it is given
+                    if (parser.is_done()) exchange.finish();
+                    co_return;
+                }
+                failure = Failure{ec, "first_byte", settings.first_byte_timeout, parser.got_some()};
+            }
+
+            asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+            const bool cancelled = is_cancelled(state);
+            const bool retry_stale = exchange.lease.reused() && !retry && !cancelled && looks_stale(failure);
+            exchange.lease.discard();
+            if (!retry_stale) throw_failure(failure, exchange.authority(), cancelled);
+        }
+    } catch (const boost::system::system_error& error) {
+        // Raised by the coroutine machinery when cancellation was requested between operations.
+        if (error.code() != asio::error::operation_aborted) throw;
+    }
+    exchange.lease.discard();
+    throw_failure(Failure{asio::error::operation_aborted, "connect", {}, false}, exchange.authority(), true);
+}
+
+/// Reads body bytes into the parser's sink until the body ends (`whole`) or until some arrived; each
+/// read is bounded by the stream idle timeout. The slow path of reading: callers try
+/// Exchange::parse_buffered() first.
+asio::awaitable<void> read_body(Exchange& exchange, bool whole) {
+    ResponseParser& parser = *exchange.parser;
+    try {
+        for (;;) {
+            boost::system::error_code ec = exchange.parse_buffered();
+            if (!ec && (exchange.done || (!whole && !parser.sink->empty()))) co_return;
+            if (!ec) {
+                Connection& connection = exchange.lease.connection();
+                connection.tcp().expires_after(exchange.stream_idle_timeout);
+                if (connection.tls) {
+                    const std::size_t read = co_await bhttp::async_read_some(
+                        *connection.tls, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    (void)read;
+                } else {
+                    const std::size_t read = co_await bhttp::async_read_some(
+                        *connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    (void)read;
+                }
+            }
+            if (ec) {
+                asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+                exchange.fail(ec, is_cancelled(state));
+            }
+        }
+    } catch (const boost::system::system_error& error) {
+        // Raised by the coroutine machinery when cancellation was requested between operations.
+        if (error.code() != asio::error::operation_aborted) throw;
+    }
+    exchange.lease.discard();
+    exchange.done = true;
+    throw_failure(Failure{asio::error::operation_aborted, "read", {}, true}, exchange.authority(), true);
+}
+
+/// Points the parser's sink at a string for the duration of one read.
+class SinkScope {
+public:
+    SinkScope(ResponseParser& parser, std::string& sink, bool whole) : parser_(parser) {
+        parser_.sink = &sink;
+        parser_.reserve_body = whole;
+    }
+    ~SinkScope() { parser_.sink = nullptr; }
+    SinkScope(const SinkScope&) = delete;
+    SinkScope& operator=(const SinkScope&) = delete;
+
+private:
+    ResponseParser& parser_;
+};
+
+class StreamImpl final : public ResponseStream {
+public:
+    StreamImpl(std::shared_ptr<Pool> pool, std::chrono::milliseconds stream_idle_timeout)
+        : exchange_(std::move(pool), stream_idle_timeout) {}
+
+    Exchange& exchange() noexcept { return exchange_; }
+    int status() const noexcept override { return exchange_.parser->status; }
+    const Headers& headers() const noexcept override { return exchange_.parser->headers; }
 
     asio::awaitable<std::optional<std::string>> next_chunk() override {
-        try {
-            std::optional<std::string> chunk = co_await read_some();
-            co_return chunk;
-        } catch (const boost::system::system_error& error) {
-            // Raised by the coroutine machinery when cancellation was requested between operations.
-            if (error.code() != asio::error::operation_aborted) throw;
+        std::string chunk;
+        {
+            SinkScope scope(*exchange_.parser, chunk, false);
+            const boost::system::error_code ec = exchange_.parse_buffered();
+            if (ec || (!exchange_.done && chunk.empty())) co_await read_body(exchange_, false);
         }
-        lease_.discard();
-        done_ = true;
-        throw_failure(Failure{asio::error::operation_aborted, "read", {}, true}, authority_, true);
+        if (chunk.empty()) co_return std::nullopt;  // the body ended (or had ended before)
+        co_return chunk;
     }
 
     asio::awaitable<std::string> read_rest() override {
         std::string body;
-        for (;;) {
-            std::optional<std::string> chunk = co_await next_chunk();
-            if (!chunk) break;
-            if (body.empty())
-                body = std::move(*chunk);
-            else
-                body += *chunk;
+        {
+            SinkScope scope(*exchange_.parser, body, true);
+            const boost::system::error_code ec = exchange_.parse_buffered();
+            if (ec || !exchange_.done) co_await read_body(exchange_, true);
         }
         co_return body;
     }
 
 private:
-    asio::awaitable<std::optional<std::string>> read_some() {
-        while (!done_) {
-            // Size the buffer to the body still expected when the length is known: zero-filling a full
-            // 16 KiB buffer per read was the largest single cost of a small JSON response.
-            std::size_t want = read_chunk_bytes;
-            if (const auto left = parser_->content_length_remaining(); left && *left > 0 && *left < want)
-                want = static_cast<std::size_t>(*left);
-            std::string chunk(want, '\0');
-            auto& body = parser_->get().body();
-            body.data = chunk.data();
-            body.size = chunk.size();
-            boost::system::error_code ec;
-            Connection& connection = lease_.connection();
-            connection.tcp().expires_after(settings_.stream_idle_timeout);
-            if (connection.tls) {
-                const std::size_t read = co_await bhttp::async_read_some(
-                    *connection.tls, connection.buffer, *parser_, asio::redirect_error(asio::use_awaitable, ec));
-                (void)read;
-            } else {
-                const std::size_t read = co_await bhttp::async_read_some(
-                    *connection.plain, connection.buffer, *parser_, asio::redirect_error(asio::use_awaitable, ec));
-                (void)read;
-            }
-            if (ec == bhttp::error::need_buffer) ec = {};
-            if (ec) {
-                asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-                lease_.discard();
-                done_ = true;
-                const bool timeout = ec == beast::error::timeout;
-                throw_failure(Failure{ec, timeout ? "stream_idle" : "read", settings_.stream_idle_timeout, true},
-                              authority_, is_cancelled(state));
-            }
-            const std::size_t received = chunk.size() - parser_->get().body().size;
-            // Return the connection as soon as the body is complete, even if the caller stops here.
-            if (parser_->is_done()) finish();
-            if (received > 0) {
-                chunk.resize(received);
-                co_return chunk;
-            }
-        }
-        co_return std::nullopt;
-    }
-
-    void finish() {
-        done_ = true;
-        const auto& message = parser_->get();
-        if (message.keep_alive() && !parser_->need_eof() && lease_.connection().buffer.size() == 0)
-            lease_.give_back();
-        else
-            lease_.discard();
-    }
-
-    Lease lease_;
-    std::unique_ptr<Parser> parser_;
-    Headers headers_;
-    int status_;
-    std::string authority_;
-    ResolvedSettings::Http settings_;
-    bool done_ = false;
+    Exchange exchange_;
 };
-
-asio::awaitable<std::unique_ptr<ResponseStream>> open_stream(std::shared_ptr<Pool> pool, Url url,
-                                                             Request request,
-                                                             ResolvedSettings::Http settings) {
-    const auto message = build_request(request, url, pool->endpoint);
-    const std::string& authority = pool->endpoint.url_authority;
-    for (int attempt = 0;; ++attempt) {
-        Lease lease = co_await acquire(pool, settings);
-        if (!lease.connected()) {
-            std::unique_ptr<Connection> connection = co_await connect(pool->endpoint, settings);
-            ++pool->counters->opened;
-            lease.attach(std::move(connection));
-        }
-        auto parser = std::make_unique<Parser>();
-        parser->body_limit(settings.max_response_bytes);
-        parser->header_limit(64 * 1024);
-        if (bhttp::string_to_verb(request.method) == bhttp::verb::head) parser->skip(true);
-        std::optional<Failure> failure = co_await exchange(lease.connection(), message, *parser, settings);
-        if (!failure) co_return std::make_unique<StreamImpl>(std::move(lease), std::move(parser), authority, settings);
-
-        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-        const bool cancelled = is_cancelled(state);
-        const bool retry_stale = lease.reused() && attempt == 0 && !cancelled && looks_stale(*failure);
-        lease.discard();
-        if (!retry_stale) throw_failure(*failure, authority, cancelled);
-    }
-}
 
 }  // namespace
 
-asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(Request request, ResolvedSettings::Http settings) {
-    const Url url = parse_url(request.url);
+asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(const Request& request, ResolvedSettings::Http settings) {
+    const std::shared_ptr<const Route> route = impl_->route_for(request.url);
     auto executor = co_await asio::this_coro::executor;
-    std::shared_ptr<Pool> pool = impl_->pool_for(executor, url, settings);
-    try {
-        std::unique_ptr<ResponseStream> stream = co_await open_stream(pool, url, std::move(request), settings);
-        co_return stream;
-    } catch (const boost::system::system_error& error) {
-        // Raised by the coroutine machinery when cancellation was requested between operations.
-        if (error.code() != asio::error::operation_aborted) throw;
-    }
-    throw_failure(Failure{asio::error::operation_aborted, "connect", {}, false}, url.authority(), true);
+    auto stream = std::make_unique<StreamImpl>(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);
+    co_await start_exchange(stream->exchange(), request, route->url, settings);
+    co_return stream;
 }
 
-asio::awaitable<Response> Client::send(Request request, ResolvedSettings::Http settings) {
-    std::unique_ptr<ResponseStream> stream = co_await open(std::move(request), settings);
+asio::awaitable<Response> Client::send(const Request& request, ResolvedSettings::Http settings) {
+    const std::shared_ptr<const Route> route = impl_->route_for(request.url);
+    auto executor = co_await asio::this_coro::executor;
+    Exchange exchange(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);
+    co_await start_exchange(exchange, request, route->url, settings);
     Response response;
-    response.body = co_await stream->read_rest();
-    response.status = stream->status();
-    response.headers = stream->headers();
+    {
+        SinkScope scope(*exchange.parser, response.body, true);
+        const boost::system::error_code ec = exchange.parse_buffered();
+        if (ec || !exchange.done) co_await read_body(exchange, true);
+    }
+    response.status = exchange.parser->status;
+    response.headers = std::move(exchange.parser->headers);
     co_return response;
 }
 

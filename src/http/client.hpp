@@ -76,7 +76,9 @@ public:
 /// - Per-operation cancellation (e.g. `co_await (client.send(...) || timer.async_wait(...))`) closes
 ///   the connection and throws CommandError(kind cancelled). The same holds for ResponseStream reads.
 /// - A stale pooled connection (closed by the server while idle) that fails before any byte of the
-///   response arrived is replaced by a fresh connection once, transparently.
+///   response arrived is replaced by a fresh connection once, transparently. A connection idle for
+///   a moment or longer is checked (a non-blocking peek) before reuse; one reused right away is not,
+///   the retry covers it, and the retry checks every idle connection it considers.
 /// - Lifetimes: pools belong to the execution context they are used on, not to the Client, so a
 ///   long-lived Client (e.g. the Runtime's) may serve many short-lived io_contexts. Destroying an
 ///   execution context closes and destroys every connection of it, idle or in use (its sockets
@@ -100,11 +102,19 @@ public:
     /// Sends `request` on the calling coroutine's executor and reads the whole response.
     /// `settings` gives this request's timeouts, size limit and TLS options (pools are also keyed by
     /// the TLS options, so connections made with a custom CA are never used for other requests).
-    boost::asio::awaitable<Response> send(Request request, ResolvedSettings::Http settings);
-    /// Sends `request` and returns once the response headers have arrived. The Host, User-Agent
-    /// (overridable) and Content-Length headers are added. Throws ConfigurationError for a malformed
-    /// URL or proxy URL or an unreadable `ca_file`.
-    boost::asio::awaitable<std::unique_ptr<ResponseStream>> open(Request request,
+    /// `request` is taken by reference and must stay alive until the operation completes: co_await
+    /// the call directly (a temporary argument lives until then), or keep the request in the frame
+    /// of the coroutine that awaits it. Nothing of it is read after the operation completes.
+    boost::asio::awaitable<Response> send(const Request& request, ResolvedSettings::Http settings);
+    /// Sends `request` and returns once the response headers have arrived. The request line, Host,
+    /// User-Agent (both overridable by request headers) and, when there is a body or the method is
+    /// POST, PUT or OPTIONS, Content-Length are written by the client; Content-Length and
+    /// Transfer-Encoding request headers are ignored (the client frames the body). Throws
+    /// ConfigurationError for a malformed URL or proxy URL, an unreadable `ca_file`, a method or
+    /// header name that is not an HTTP token, or a header value containing CR, LF or NUL (the
+    /// message names the header, never its value). `request` must stay alive until the operation
+    /// completes, as for send(); the returned stream does not refer to it.
+    boost::asio::awaitable<std::unique_ptr<ResponseStream>> open(const Request& request,
                                                                   ResolvedSettings::Http settings);
 
     /// Counters for tests and benchmarks (over all pools of this Client).

@@ -2,8 +2,6 @@
 
 #include "providers/common.hpp"
 
-#include <boost/json/parse.hpp>
-
 #include <cctype>
 #include <map>
 
@@ -55,48 +53,54 @@ void push_user_blocks(array& messages, array blocks) {
         if (last.at("role") == "user") {
             auto& content = last["content"];
             if (content.is_string()) {
-                content = array{object{{"type", "text"}, {"text", content.as_string()}}};
+                const boost::json::storage_ptr& sp = messages.storage();
+                content = array({object({{"type", "text"}, {"text", content.as_string()}}, sp)}, sp);
             }
             for (auto& block : blocks) content.as_array().push_back(std::move(block));
             return;
         }
     }
-    messages.push_back(object{{"role", "user"}, {"content", std::move(blocks)}});
+    messages.push_back(object({{"role", "user"}, {"content", std::move(blocks)}}, messages.storage()));
 }
 
-object build_body(const ModelRequest& request, const std::string& model) {
-    object body;
+// The body is built in an arena and serialised before the arena dies.
+std::string build_body(const ModelRequest& request, const std::string& model) {
+    RequestArena arena;
+    const boost::json::storage_ptr& sp = arena.storage();
+    object body(sp);
     body["model"] = model;
     body["max_tokens"] = request.max_tokens.value_or(default_max_tokens);
     if (request.system) body["system"] = *request.system;
 
-    array messages;
+    array messages(sp);
     for (const auto& message : request.messages) {
         switch (message.role) {
         case Message::Role::user:
             if (!messages.empty() && messages.back().as_object().at("role") == "user") {
-                push_user_blocks(messages, array{object{{"type", "text"}, {"text", message.text}}});
+                push_user_blocks(messages, array({object({{"type", "text"}, {"text", message.text}}, sp)}, sp));
             } else {
-                messages.push_back(object{{"role", "user"}, {"content", message.text}});
+                messages.push_back(object({{"role", "user"}, {"content", message.text}}, sp));
             }
             break;
         case Message::Role::assistant: {
-            array content;
-            if (!message.text.empty()) content.push_back(object{{"type", "text"}, {"text", message.text}});
+            array content(sp);
+            if (!message.text.empty()) content.push_back(object({{"type", "text"}, {"text", message.text}}, sp));
             for (const auto& call : message.tool_calls) {
-                content.push_back(object{{"type", "tool_use"},
-                                         {"id", call.id},
-                                         {"name", call.name},
-                                         {"input", arguments_object(call.arguments)}});
+                content.push_back(object({{"type", "tool_use"},
+                                          {"id", call.id},
+                                          {"name", call.name},
+                                          {"input", arguments_object(call.arguments, sp)}},
+                                         sp));
             }
-            messages.push_back(object{{"role", "assistant"}, {"content", std::move(content)}});
+            messages.push_back(object({{"role", "assistant"}, {"content", std::move(content)}}, sp));
             break;
         }
         case Message::Role::tool: {
             // All results of one turn go back in a single user message.
-            array blocks;
+            array blocks(sp);
             for (const auto& result : message.tool_results) {
-                object block{{"type", "tool_result"}, {"tool_use_id", result.call_id}, {"content", result.content}};
+                object block({{"type", "tool_result"}, {"tool_use_id", result.call_id}, {"content", result.content}},
+                             sp);
                 if (result.is_error) block["is_error"] = true;
                 blocks.push_back(std::move(block));
             }
@@ -107,37 +111,39 @@ object build_body(const ModelRequest& request, const std::string& model) {
     }
     body["messages"] = std::move(messages);
 
-    array tools;
+    const bool forced_output_tool = request.output && !supports_native_output(model);
+    array tools(sp);
     for (const auto& tool : request.tools) {
-        if (tool.name == output_tool_name && request.output && !supports_native_output(model)) {
+        if (forced_output_tool && tool.name == output_tool_name) {
             throw ConfigurationError("tool name '" + std::string(output_tool_name) +
                                      "' is reserved for structured output on " + model);
         }
-        tools.push_back(object{{"name", tool.name}, {"description", tool.description}, {"input_schema", tool.parameters}});
+        tools.push_back(
+            object({{"name", tool.name}, {"description", tool.description}, {"input_schema", tool.parameters}}, sp));
     }
-    const bool forced_output_tool = request.output && !supports_native_output(model);
     if (request.output && !forced_output_tool) {
         body["output_config"] =
-            object{{"format", object{{"type", "json_schema"}, {"schema", request.output->schema}}}};
+            object({{"format", object({{"type", "json_schema"}, {"schema", request.output->schema}}, sp)}}, sp);
     }
     if (forced_output_tool) {
-        tools.push_back(object{{"name", output_tool_name},
-                               {"description", "Respond with the final answer as this tool's input."},
-                               {"input_schema", request.output->schema}});
+        tools.push_back(object({{"name", output_tool_name},
+                                {"description", "Respond with the final answer as this tool's input."},
+                                {"input_schema", request.output->schema}},
+                               sp));
         // With other callable tools the model must call one of them or the output tool.
         if (request.tools.empty() || request.tool_choice == ToolChoice::none) {
-            body["tool_choice"] = object{{"type", "tool"}, {"name", output_tool_name}};
+            body["tool_choice"] = object({{"type", "tool"}, {"name", output_tool_name}}, sp);
         } else {
-            body["tool_choice"] = object{{"type", "any"}};
+            body["tool_choice"] = object({{"type", "any"}}, sp);
         }
     } else if (!tools.empty() && request.tool_choice == ToolChoice::none) {
-        body["tool_choice"] = object{{"type", "none"}};
+        body["tool_choice"] = object({{"type", "none"}}, sp);
     }
     if (!tools.empty()) body["tools"] = std::move(tools);
     if (request.temperature) body["temperature"] = *request.temperature;
     if (request.stream) body["stream"] = true;
     merge_extra(body, request.extra);
-    return body;
+    return serialize_body(body);
 }
 
 // Anthropic's input_tokens excludes cache reads and writes; ours includes them.
@@ -178,7 +184,8 @@ public:
 
     void on_event(std::string_view event, std::string_view data, std::vector<std::string>& deltas) override {
         if (data == "[DONE]") return;
-        const object payload = parse_object(data, provider_name, "a stream event");
+        ReplyArena arena;
+        const object payload = parse_object(data, provider_name, "a stream event", arena.storage());
         std::string_view type = get_string(payload, "type");
         if (type.empty()) type = event;
 
@@ -287,14 +294,15 @@ public:
         while (!base.empty() && base.back() == '/') base.remove_suffix(1);
         const bool has_version = base.size() >= 3 && base.substr(base.size() - 3) == "/v1";
         auto http_request = json_request(join_url(base, has_version ? "messages" : "v1/messages"),
-                                         build_body(request, model_of(request, endpoint_)), request.stream);
+                                         build_body(request, model_of(request, endpoint_)), sse_or_json(request.stream));
         if (!endpoint_.api_key.empty()) http_request.headers.set("x-api-key", endpoint_.api_key);
         http_request.headers.set("anthropic-version", "2023-06-01");
         return http_request;
     }
 
     ModelReply parse_reply(const http::Headers& headers, std::string_view body) const override {
-        const object message = parse_object(body, provider_name, "a response body");
+        ReplyArena arena;
+        const object message = parse_object(body, provider_name, "a response body", arena.storage());
         if (get_string(message, "type") == "error") {
             Diagnostics diag = error_fields(message, 200);
             throw CommandError(ErrorKind::provider_status, "anthropic returned an error: " + diag.message, std::move(diag));
@@ -330,8 +338,9 @@ public:
 
     Diagnostics parse_error(int status, const http::Headers& headers, std::string_view body) const override {
         Diagnostics diag = base_diagnostics(provider_name, status, headers, {"request-id", "x-request-id"});
+        ReplyArena arena;
         boost::system::error_code ec;
-        auto value = boost::json::parse(body, ec);
+        const auto value = parse_value(body, ec, arena.storage());
         if (!ec && value.is_object() && get_object(value.as_object(), "error")) {
             Diagnostics fields = error_fields(value.as_object(), status);
             diag.error_type = std::move(fields.error_type);

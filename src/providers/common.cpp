@@ -17,9 +17,10 @@ std::string snippet(std::string_view text, std::size_t max) {
     return std::string(text.substr(0, max)) + "...";
 }
 
-boost::json::object parse_object(std::string_view body, std::string_view provider, std::string_view what) {
+boost::json::object parse_object(std::string_view body, std::string_view provider, std::string_view what,
+                                 boost::json::storage_ptr sp) {
     boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(body, ec);
+    boost::json::value value = parse_value(body, ec, std::move(sp));
     if (ec || !value.is_object()) {
         Diagnostics diag;
         diag.provider = std::string(provider);
@@ -30,7 +31,12 @@ boost::json::object parse_object(std::string_view body, std::string_view provide
                                snippet(body),
                            std::move(diag));
     }
+    // Moving within the same storage steals the tree; nothing is copied.
     return std::move(value.as_object());
+}
+
+boost::json::value parse_value(std::string_view text, boost::system::error_code& ec, boost::json::storage_ptr sp) {
+    return boost::json::parse(text, ec, std::move(sp));
 }
 
 const boost::json::object* get_object(const boost::json::object& o, std::string_view key) {
@@ -70,17 +76,17 @@ std::string get_code(const boost::json::object& o, std::string_view key) {
 
 std::string to_json(const boost::json::value& v) { return boost::json::serialize(v); }
 
-boost::json::object arguments_object(std::string_view arguments) {
+boost::json::object arguments_object(std::string_view arguments, boost::json::storage_ptr sp) {
     boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(arguments, ec);
-    if (ec || !value.is_object()) return {};
+    boost::json::value value = boost::json::parse(arguments, ec, sp);
+    if (ec || !value.is_object()) return boost::json::object(std::move(sp));
     return std::move(value.as_object());
 }
 
-boost::json::value result_value(std::string_view content) {
+boost::json::value result_value(std::string_view content, boost::json::storage_ptr sp) {
     boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(content, ec);
-    if (ec) return boost::json::string(content);
+    boost::json::value value = boost::json::parse(content, ec, sp);
+    if (ec) return boost::json::value(boost::json::string_view(content.data(), content.size()), std::move(sp));
     return value;
 }
 
@@ -97,14 +103,35 @@ std::string join_url(std::string_view base, std::string_view path) {
     return url;
 }
 
-http::Request json_request(std::string url, const boost::json::object& body, bool stream) {
+std::string serialize_body(const boost::json::object& body) {
+    // Serialises through a stack buffer first, so a body up to its size costs one exact allocation.
+    return boost::json::serialize(body);
+}
+
+http::Request json_request(std::string url, std::string body, std::string_view accept) {
     http::Request request;
     request.method = "POST";
     request.url = std::move(url);
+    request.headers.items.reserve(6);  // the three below, a credential, a version header, trace context
     request.headers.set("Content-Type", "application/json");
-    request.headers.set("Accept", stream ? "text/event-stream" : "application/json");
+    request.headers.set("Accept", std::string(accept));
     request.headers.set("User-Agent", "alloy-cpp/0.1");
-    request.body = boost::json::serialize(body);
+    request.body = std::move(body);
+    return request;
+}
+
+std::string_view sse_or_json(bool stream) { return stream ? "text/event-stream" : "application/json"; }
+
+http::Request bearer_json_request(std::string url, std::string body, std::string_view accept,
+                                  std::string_view api_key) {
+    http::Request request = json_request(std::move(url), std::move(body), accept);
+    if (!api_key.empty()) {
+        std::string credential;
+        credential.reserve(7 + api_key.size());
+        credential += "Bearer ";
+        credential += api_key;
+        request.headers.set("Authorization", std::move(credential));
+    }
     return request;
 }
 
@@ -170,8 +197,9 @@ void finish_diagnostics(Diagnostics& diag, const http::Headers& headers) {
 Diagnostics parse_openai_style_error(std::string_view provider, int status, const http::Headers& headers,
                                      std::string_view body) {
     Diagnostics diag = base_diagnostics(provider, status, headers, {"x-request-id", "x-generation-id"});
+    ReplyArena arena;
     boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(body, ec);
+    const boost::json::value value = parse_value(body, ec, arena.storage());
     const auto* root = ec ? nullptr : value.if_object();
     if (const auto* error = root ? get_object(*root, "error") : nullptr) {
         diag.error_type = std::string(get_string(*error, "type"));

@@ -9,9 +9,12 @@
 #include <alloy/provider.hpp>
 
 #include <boost/json/array.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -27,9 +30,39 @@ inline constexpr std::string_view synthetic_id_key = "alloy_synthetic_id";
 /// At most `max` bytes of `text` for error messages, with "..." when cut.
 std::string snippet(std::string_view text, std::size_t max = 200);
 
-/// Parses a JSON body that must be an object; throws CommandError(protocol) naming the provider and
-/// showing a snippet otherwise.
-boost::json::object parse_object(std::string_view body, std::string_view provider, std::string_view what);
+/// Bump allocator for one short-lived JSON tree (a request body being built, a parsed reply or stream
+/// event). The first `StackBytes` come from a buffer inside the arena, so an arena declared as a local
+/// variable allocates nothing from the heap for small trees; bigger ones take growing heap blocks. All
+/// memory is released at once when the arena dies, and Boost.JSON skips per-node destruction of values
+/// whose storage is such an arena. Every value created with storage() must die before the arena.
+template <std::size_t StackBytes = 4096>
+class JsonArena {
+public:
+    JsonArena() noexcept = default;
+    JsonArena(const JsonArena&) = delete;
+    JsonArena& operator=(const JsonArena&) = delete;
+
+    /// Storage for values living in this arena (non-owning; copying it costs no reference count).
+    const boost::json::storage_ptr& storage() const noexcept { return storage_; }
+
+private:
+    alignas(std::max_align_t) unsigned char buffer_[StackBytes];
+    boost::json::monotonic_resource resource_{buffer_, StackBytes};
+    boost::json::storage_ptr storage_{&resource_};
+};
+
+/// Arena size for request bodies: a typical request with an output schema and a few tools fits.
+using RequestArena = JsonArena<8192>;
+/// Arena size for a parsed reply or stream event.
+using ReplyArena = JsonArena<4096>;
+
+/// Parses a JSON body that must be an object into `sp` (which must outlive the result); throws
+/// CommandError(protocol) naming the provider and showing a snippet otherwise.
+boost::json::object parse_object(std::string_view body, std::string_view provider, std::string_view what,
+                                 boost::json::storage_ptr sp);
+
+/// Parses `text` into `sp` (which must outlive the result); a null value and `ec` set when it is not JSON.
+boost::json::value parse_value(std::string_view text, boost::system::error_code& ec, boost::json::storage_ptr sp);
 
 /// Tolerant accessors: a missing key or a value of another type yields the empty/zero/null result.
 const boost::json::object* get_object(const boost::json::object& o, std::string_view key);
@@ -42,12 +75,12 @@ std::string get_code(const boost::json::object& o, std::string_view key);
 /// Compact JSON text of a value.
 std::string to_json(const boost::json::value& v);
 
-/// Tool-call arguments as a JSON object for wire formats that send objects; `{}` when the text is
-/// not a JSON object (the model's invalid arguments cannot be replayed as an object).
-boost::json::object arguments_object(std::string_view arguments);
+/// Tool-call arguments as a JSON object in `sp` for wire formats that send objects; `{}` when the text
+/// is not a JSON object (the model's invalid arguments cannot be replayed as an object).
+boost::json::object arguments_object(std::string_view arguments, boost::json::storage_ptr sp);
 
-/// A tool result as a JSON value: the parsed JSON when the text is JSON, else the text as a string.
-boost::json::value result_value(std::string_view content);
+/// A tool result as a JSON value in `sp`: the parsed JSON when the text is JSON, else the text as a string.
+boost::json::value result_value(std::string_view content, boost::json::storage_ptr sp);
 
 /// Merges `extra` into the top level of `body`, key-wise, overriding existing keys.
 void merge_extra(boost::json::object& body, const boost::json::object& extra);
@@ -55,8 +88,18 @@ void merge_extra(boost::json::object& body, const boost::json::object& extra);
 /// `base` + `path` with exactly one slash between them.
 std::string join_url(std::string_view base, std::string_view path);
 
-/// A POST request with a JSON body and the usual content headers.
-http::Request json_request(std::string url, const boost::json::object& body, bool stream);
+/// Compact JSON text of a request body.
+std::string serialize_body(const boost::json::object& body);
+
+/// A POST request carrying `body` (JSON text) with the usual content headers and `Accept: accept`.
+http::Request json_request(std::string url, std::string body, std::string_view accept);
+
+/// The Accept value of the OpenAI-style and Anthropic endpoints: SSE when streaming, else JSON.
+std::string_view sse_or_json(bool stream);
+
+/// json_request plus `Authorization: Bearer <api_key>` when the key is not empty.
+http::Request bearer_json_request(std::string url, std::string body, std::string_view accept,
+                                  std::string_view api_key);
 
 /// The model id of a request: ModelRequest::model, else the endpoint's.
 std::string model_of(const ModelRequest& request, const Endpoint& endpoint);

@@ -3,8 +3,6 @@
 #include "engine/retry_policy.hpp"
 #include "providers/common.hpp"
 
-#include <boost/json/parse.hpp>
-
 #include <unordered_map>
 
 namespace alloy::providers {
@@ -16,52 +14,56 @@ using namespace detail;
 
 constexpr std::string_view provider_name = "gemini";
 
-object build_body(const ModelRequest& request) {
-    object body;
-    if (request.system) body["systemInstruction"] = object{{"parts", array{object{{"text", *request.system}}}}};
+// The body is built in an arena and serialised before the arena dies.
+std::string build_body(const ModelRequest& request) {
+    RequestArena arena;
+    const boost::json::storage_ptr& sp = arena.storage();
+    // A `{"text": ...}` part.
+    auto text_part = [&sp](const std::string& text) { return object({{"text", text}}, sp); };
+
+    object body(sp);
+    if (request.system) body["systemInstruction"] = object({{"parts", array({text_part(*request.system)}, sp)}}, sp);
 
     // Results are matched to their calls by id; calls whose id was invented locally are sent without it.
-    std::unordered_map<std::string, const ToolCall*> calls_by_id;
+    std::unordered_map<std::string_view, const ToolCall*> calls_by_id;
     for (const auto& message : request.messages) {
         for (const auto& call : message.tool_calls) calls_by_id[call.id] = &call;
     }
 
-    array contents;
+    array contents(sp);
     for (const auto& message : request.messages) {
         switch (message.role) {
         case Message::Role::user:
-            contents.push_back(object{{"role", "user"}, {"parts", array{object{{"text", message.text}}}}});
+            contents.push_back(object({{"role", "user"}, {"parts", array({text_part(message.text)}, sp)}}, sp));
             break;
         case Message::Role::assistant: {
-            array parts;
-            if (!message.text.empty()) parts.push_back(object{{"text", message.text}});
+            array parts(sp);
+            if (!message.text.empty()) parts.push_back(text_part(message.text));
             for (const auto& call : message.tool_calls) {
-                object function_call{{"name", call.name}, {"args", arguments_object(call.arguments)}};
+                object function_call({{"name", call.name}, {"args", arguments_object(call.arguments, sp)}}, sp);
                 if (!has_synthetic_id(call)) function_call["id"] = call.id;
-                object part{{"functionCall", std::move(function_call)}};
+                object part({{"functionCall", std::move(function_call)}}, sp);
                 // Gemini 3 rejects a replayed call without its thought signature.
                 if (const auto* sig = call.provider_data.if_contains("thoughtSignature")) part["thoughtSignature"] = *sig;
                 parts.push_back(std::move(part));
             }
-            contents.push_back(object{{"role", "model"}, {"parts", std::move(parts)}});
+            contents.push_back(object({{"role", "model"}, {"parts", std::move(parts)}}, sp));
             break;
         }
         case Message::Role::tool: {
-            array parts;
+            array parts(sp);
             for (const auto& result : message.tool_results) {
-                object response;
+                object response(sp);
                 if (result.is_error) response["error"] = result.content;
-                else response["output"] = result_value(result.content);
-                object function_response{{"name", result.name}, {"response", std::move(response)}};
+                else response["output"] = result_value(result.content, sp);
+                object function_response({{"name", result.name}, {"response", std::move(response)}}, sp);
                 auto it = calls_by_id.find(result.call_id);
                 const bool synthetic = it != calls_by_id.end() && has_synthetic_id(*it->second);
                 if (!synthetic && !result.call_id.empty()) function_response["id"] = result.call_id;
-                if (function_response.at("name").as_string().empty() && it != calls_by_id.end()) {
-                    function_response["name"] = it->second->name;
-                }
-                parts.push_back(object{{"functionResponse", std::move(function_response)}});
+                if (result.name.empty() && it != calls_by_id.end()) function_response["name"] = it->second->name;
+                parts.push_back(object({{"functionResponse", std::move(function_response)}}, sp));
             }
-            contents.push_back(object{{"role", "user"}, {"parts", std::move(parts)}});
+            contents.push_back(object({{"role", "user"}, {"parts", std::move(parts)}}, sp));
             break;
         }
         }
@@ -69,18 +71,19 @@ object build_body(const ModelRequest& request) {
     body["contents"] = std::move(contents);
 
     if (!request.tools.empty()) {
-        array declarations;
+        array declarations(sp);
         for (const auto& tool : request.tools) {
-            declarations.push_back(object{{"name", tool.name},
-                                          {"description", tool.description},
-                                          {"parametersJsonSchema", tool.parameters}});
+            declarations.push_back(object({{"name", tool.name},
+                                           {"description", tool.description},
+                                           {"parametersJsonSchema", tool.parameters}},
+                                          sp));
         }
-        body["tools"] = array{object{{"functionDeclarations", std::move(declarations)}}};
+        body["tools"] = array({object({{"functionDeclarations", std::move(declarations)}}, sp)}, sp);
         if (request.tool_choice == ToolChoice::none) {
-            body["toolConfig"] = object{{"functionCallingConfig", object{{"mode", "NONE"}}}};
+            body["toolConfig"] = object({{"functionCallingConfig", object({{"mode", "NONE"}}, sp)}}, sp);
         }
     }
-    object generation;
+    object generation(sp);
     if (request.temperature) generation["temperature"] = *request.temperature;
     if (request.max_tokens) generation["maxOutputTokens"] = *request.max_tokens;
     if (request.output) {
@@ -89,7 +92,7 @@ object build_body(const ModelRequest& request) {
     }
     if (!generation.empty()) body["generationConfig"] = std::move(generation);
     merge_extra(body, request.extra);
-    return body;
+    return serialize_body(body);
 }
 
 Usage parse_usage(const object& usage) {
@@ -204,7 +207,8 @@ public:
 
     void on_event(std::string_view, std::string_view data, std::vector<std::string>& deltas) override {
         if (data == "[DONE]") return;
-        const object chunk = parse_object(data, provider_name, "a stream chunk");
+        ReplyArena arena;
+        const object chunk = parse_object(data, provider_name, "a stream chunk", arena.storage());
         if (chunk.contains("error")) {
             Diagnostics diag = error_fields(chunk, 200);
             if (const auto* error = get_object(chunk, "error")) diag.error_code = get_code(*error, "code");
@@ -236,13 +240,14 @@ public:
         const bool has_version = base.size() >= 7 && base.substr(base.size() - 7) == "/v1beta";
         const std::string path = std::string(has_version ? "" : "v1beta/") + "models/" + model_of(request, endpoint_) +
                                  (request.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
-        auto http_request = json_request(join_url(base, path), build_body(request), request.stream);
+        auto http_request = json_request(join_url(base, path), build_body(request), sse_or_json(request.stream));
         if (!endpoint_.api_key.empty()) http_request.headers.set("x-goog-api-key", endpoint_.api_key);
         return http_request;
     }
 
     ModelReply parse_reply(const http::Headers& headers, std::string_view body) const override {
-        const object response = parse_object(body, provider_name, "a response body");
+        ReplyArena arena;
+        const object response = parse_object(body, provider_name, "a response body", arena.storage());
         Accumulator acc;
         acc.add(response, nullptr);
         return acc.take(first_header(headers, {"x-request-id"}));
@@ -250,8 +255,9 @@ public:
 
     Diagnostics parse_error(int status, const http::Headers& headers, std::string_view body) const override {
         Diagnostics diag = base_diagnostics(provider_name, status, headers, {"x-request-id"});
+        ReplyArena arena;
         boost::system::error_code ec;
-        auto value = boost::json::parse(body, ec);
+        auto value = parse_value(body, ec, arena.storage());
         // Some gateways wrap the error in a one-element array.
         if (!ec && value.is_array() && !value.as_array().empty()) value = value.as_array().front();
         if (!ec && value.is_object() && get_object(value.as_object(), "error")) {

@@ -2,8 +2,6 @@
 
 #include "providers/common.hpp"
 
-#include <boost/json/parse.hpp>
-
 #include <unordered_set>
 
 namespace alloy::providers {
@@ -22,29 +20,35 @@ std::string local_model(std::string model) {
     return model;
 }
 
-object build_body(const ModelRequest& request, std::string model) {
-    object body;
+// The body is built in an arena and serialised before the arena dies.
+std::string build_body(const ModelRequest& request, std::string model) {
+    RequestArena arena;
+    const boost::json::storage_ptr& sp = arena.storage();
+    object body(sp);
     body["model"] = local_model(std::move(model));
     // A result carries tool_call_id only when its call had a real id (older servers send none).
-    std::unordered_set<std::string> synthetic_ids;
+    std::unordered_set<std::string_view> synthetic_ids;
     for (const auto& message : request.messages) {
         for (const auto& call : message.tool_calls) {
             if (has_synthetic_id(call)) synthetic_ids.insert(call.id);
         }
     }
-    array messages;
-    if (request.system) messages.push_back(object{{"role", "system"}, {"content", *request.system}});
+    array messages(sp);
+    if (request.system) messages.push_back(object({{"role", "system"}, {"content", *request.system}}, sp));
     for (const auto& message : request.messages) {
         switch (message.role) {
         case Message::Role::user:
-            messages.push_back(object{{"role", "user"}, {"content", message.text}});
+            messages.push_back(object({{"role", "user"}, {"content", message.text}}, sp));
             break;
         case Message::Role::assistant: {
-            object m{{"role", "assistant"}, {"content", message.text}};
+            object m({{"role", "assistant"}, {"content", message.text}}, sp);
             if (!message.tool_calls.empty()) {
-                array calls;
+                array calls(sp);
                 for (const auto& call : message.tool_calls) {
-                    object entry{{"function", object{{"name", call.name}, {"arguments", arguments_object(call.arguments)}}}};
+                    object entry(
+                        {{"function",
+                          object({{"name", call.name}, {"arguments", arguments_object(call.arguments, sp)}}, sp)}},
+                        sp);
                     if (!has_synthetic_id(call)) entry["id"] = call.id;
                     calls.push_back(std::move(entry));
                 }
@@ -55,7 +59,7 @@ object build_body(const ModelRequest& request, std::string model) {
         }
         case Message::Role::tool:
             for (const auto& result : message.tool_results) {
-                object m{{"role", "tool"}, {"tool_name", result.name}, {"content", result.content}};
+                object m({{"role", "tool"}, {"tool_name", result.name}, {"content", result.content}}, sp);
                 if (!result.call_id.empty() && synthetic_ids.count(result.call_id) == 0) m["tool_call_id"] = result.call_id;
                 messages.push_back(std::move(m));
             }
@@ -65,23 +69,25 @@ object build_body(const ModelRequest& request, std::string model) {
     body["messages"] = std::move(messages);
     // Ollama has no tool_choice: forbidding calls means not offering the tools.
     if (!request.tools.empty() && request.tool_choice != ToolChoice::none) {
-        array tools;
+        array tools(sp);
         for (const auto& tool : request.tools) {
-            tools.push_back(object{{"type", "function"},
-                                   {"function", object{{"name", tool.name},
-                                                       {"description", tool.description},
-                                                       {"parameters", tool.parameters}}}});
+            tools.push_back(object({{"type", "function"},
+                                    {"function", object({{"name", tool.name},
+                                                         {"description", tool.description},
+                                                         {"parameters", tool.parameters}},
+                                                        sp)}},
+                                   sp));
         }
         body["tools"] = std::move(tools);
     }
     if (request.output) body["format"] = request.output->schema;
-    object options;
+    object options(sp);
     if (request.max_tokens) options["num_predict"] = *request.max_tokens;
     if (request.temperature) options["temperature"] = *request.temperature;
     if (!options.empty()) body["options"] = std::move(options);
     body["stream"] = request.stream;  // Ollama streams unless told otherwise
     merge_extra(body, request.extra);
-    return body;
+    return serialize_body(body);
 }
 
 void add_message(ModelReply& reply, const object& message, std::vector<std::string>* deltas) {
@@ -120,7 +126,8 @@ void finish_reply(ModelReply& reply, const object& last) {
 class OllamaStream final : public StreamState {
 public:
     void on_event(std::string_view, std::string_view line, std::vector<std::string>& deltas) override {
-        const object chunk = parse_object(line, provider_name, "a stream line");
+        ReplyArena arena;
+        const object chunk = parse_object(line, provider_name, "a stream line", arena.storage());
         if (const auto* error = chunk.if_contains("error")) {
             Diagnostics diag;
             diag.provider = std::string(provider_name);
@@ -161,16 +168,15 @@ public:
     Framing framing() const noexcept override { return Framing::ndjson; }
 
     http::Request build_request(const ModelRequest& request) const override {
-        auto http_request = json_request(join_url(endpoint_.base_url, "api/chat"),
-                                         build_body(request, model_of(request, endpoint_)), false);
-        if (request.stream) http_request.headers.set("Accept", "application/x-ndjson");
         // Only ollama.com needs a key; a local server ignores none.
-        if (!endpoint_.api_key.empty()) http_request.headers.set("Authorization", "Bearer " + endpoint_.api_key);
-        return http_request;
+        return bearer_json_request(join_url(endpoint_.base_url, "api/chat"),
+                                   build_body(request, model_of(request, endpoint_)),
+                                   request.stream ? "application/x-ndjson" : "application/json", endpoint_.api_key);
     }
 
     ModelReply parse_reply(const http::Headers&, std::string_view body) const override {
-        const object response = parse_object(body, provider_name, "a response body");
+        ReplyArena arena;
+        const object response = parse_object(body, provider_name, "a response body", arena.storage());
         if (const auto* error = response.if_contains("error")) {
             Diagnostics diag;
             diag.provider = std::string(provider_name);
@@ -186,8 +192,9 @@ public:
 
     Diagnostics parse_error(int status, const http::Headers& headers, std::string_view body) const override {
         Diagnostics diag = base_diagnostics(provider_name, status, headers, {"x-request-id"});
+        ReplyArena arena;
         boost::system::error_code ec;
-        auto value = boost::json::parse(body, ec);
+        const auto value = parse_value(body, ec, arena.storage());
         const auto* root = ec ? nullptr : value.if_object();
         const auto* error = root ? root->if_contains("error") : nullptr;
         if (error && error->is_string()) diag.message = std::string(error->get_string());

@@ -13,26 +13,30 @@ using namespace detail;
 
 constexpr std::string_view provider_name = "openai-chat";
 
-object build_body(const ModelRequest& request, const std::string& model) {
-    object body;
+// The body is built in an arena and serialised before the arena dies.
+std::string build_body(const ModelRequest& request, const std::string& model) {
+    RequestArena arena;
+    const boost::json::storage_ptr& sp = arena.storage();
+    object body(sp);
     body["model"] = model;
-    array messages;
-    if (request.system) messages.push_back(object{{"role", "system"}, {"content", *request.system}});
+    array messages(sp);
+    if (request.system) messages.push_back(object({{"role", "system"}, {"content", *request.system}}, sp));
     for (const auto& message : request.messages) {
         switch (message.role) {
         case Message::Role::user:
-            messages.push_back(object{{"role", "user"}, {"content", message.text}});
+            messages.push_back(object({{"role", "user"}, {"content", message.text}}, sp));
             break;
         case Message::Role::assistant: {
-            object m{{"role", "assistant"}};
+            object m({{"role", "assistant"}}, sp);
             if (message.text.empty() && !message.tool_calls.empty()) m["content"] = nullptr;
             else m["content"] = message.text;
             if (!message.tool_calls.empty()) {
-                array calls;
+                array calls(sp);
                 for (const auto& call : message.tool_calls) {
-                    calls.push_back(object{{"id", call.id},
-                                           {"type", "function"},
-                                           {"function", object{{"name", call.name}, {"arguments", call.arguments}}}});
+                    calls.push_back(object({{"id", call.id},
+                                            {"type", "function"},
+                                            {"function", object({{"name", call.name}, {"arguments", call.arguments}}, sp)}},
+                                           sp));
                 }
                 m["tool_calls"] = std::move(calls);
             }
@@ -41,37 +45,42 @@ object build_body(const ModelRequest& request, const std::string& model) {
         }
         case Message::Role::tool:
             for (const auto& result : message.tool_results) {
-                messages.push_back(object{{"role", "tool"}, {"tool_call_id", result.call_id}, {"content", result.content}});
+                messages.push_back(
+                    object({{"role", "tool"}, {"tool_call_id", result.call_id}, {"content", result.content}}, sp));
             }
             break;
         }
     }
     body["messages"] = std::move(messages);
     if (!request.tools.empty()) {
-        array tools;
+        array tools(sp);
         for (const auto& tool : request.tools) {
-            tools.push_back(object{{"type", "function"},
-                                   {"function", object{{"name", tool.name},
-                                                       {"description", tool.description},
-                                                       {"parameters", tool.parameters}}}});
+            tools.push_back(object({{"type", "function"},
+                                    {"function", object({{"name", tool.name},
+                                                         {"description", tool.description},
+                                                         {"parameters", tool.parameters}},
+                                                        sp)}},
+                                   sp));
         }
         body["tools"] = std::move(tools);
         if (request.tool_choice == ToolChoice::none) body["tool_choice"] = "none";
     }
     if (request.output) {
-        body["response_format"] = object{{"type", "json_schema"},
-                                         {"json_schema", object{{"name", request.output->name},
-                                                                {"schema", request.output->schema},
-                                                                {"strict", true}}}};
+        body["response_format"] = object({{"type", "json_schema"},
+                                          {"json_schema", object({{"name", request.output->name},
+                                                                  {"schema", request.output->schema},
+                                                                  {"strict", true}},
+                                                                 sp)}},
+                                         sp);
     }
     if (request.max_tokens) body["max_completion_tokens"] = *request.max_tokens;
     if (request.temperature && !is_openai_reasoning_model(model)) body["temperature"] = *request.temperature;
     if (request.stream) {
         body["stream"] = true;
-        body["stream_options"] = object{{"include_usage", true}};
+        body["stream_options"] = object({{"include_usage", true}}, sp);
     }
     merge_extra(body, request.extra);
-    return body;
+    return serialize_body(body);
 }
 
 Usage parse_usage(const object& usage) {
@@ -126,7 +135,8 @@ public:
             done_ = true;
             return;
         }
-        const object chunk = parse_object(data, provider_name, "a stream chunk");
+        ReplyArena arena;
+        const object chunk = parse_object(data, provider_name, "a stream chunk", arena.storage());
         if (chunk.contains("error")) throw_error_payload(chunk);
         if (auto model = get_string(chunk, "model"); !model.empty()) reply_.model = std::string(model);
         if (const auto* usage = get_object(chunk, "usage")) reply_.usage = parse_usage(*usage);
@@ -192,14 +202,14 @@ public:
     std::string_view name() const noexcept override { return provider_name; }
 
     http::Request build_request(const ModelRequest& request) const override {
-        auto http_request = json_request(join_url(endpoint_.base_url, "chat/completions"),
-                                         build_body(request, model_of(request, endpoint_)), request.stream);
-        if (!endpoint_.api_key.empty()) http_request.headers.set("Authorization", "Bearer " + endpoint_.api_key);
-        return http_request;
+        return bearer_json_request(join_url(endpoint_.base_url, "chat/completions"),
+                                   build_body(request, model_of(request, endpoint_)), sse_or_json(request.stream),
+                                   endpoint_.api_key);
     }
 
     ModelReply parse_reply(const http::Headers& headers, std::string_view body) const override {
-        const object response = parse_object(body, provider_name, "a response body");
+        ReplyArena arena;
+        const object response = parse_object(body, provider_name, "a response body", arena.storage());
         if (response.contains("error")) {
             // Some compatible servers report failures with a 200 status.
             Diagnostics diag = parse_openai_style_error(provider_name, 200, headers, body);

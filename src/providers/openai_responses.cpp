@@ -13,32 +13,37 @@ using namespace detail;
 
 constexpr std::string_view provider_name = "openai";
 
-object build_body(const ModelRequest& request, const std::string& model) {
-    object body;
+// The body is built in an arena and serialised before the arena dies.
+std::string build_body(const ModelRequest& request, const std::string& model) {
+    RequestArena arena;
+    const boost::json::storage_ptr& sp = arena.storage();
+    object body(sp);
     body["model"] = model;
     if (request.system) body["instructions"] = *request.system;
 
-    array input;
+    array input(sp);
     for (const auto& message : request.messages) {
         switch (message.role) {
         case Message::Role::user:
-            input.push_back(object{{"role", "user"}, {"content", message.text}});
+            input.push_back(object({{"role", "user"}, {"content", message.text}}, sp));
             break;
         case Message::Role::assistant:
-            if (!message.text.empty()) input.push_back(object{{"role", "assistant"}, {"content", message.text}});
+            if (!message.text.empty()) input.push_back(object({{"role", "assistant"}, {"content", message.text}}, sp));
             // Without stored responses the calls must be replayed before their outputs.
             for (const auto& call : message.tool_calls) {
-                input.push_back(object{{"type", "function_call"},
-                                       {"call_id", call.id},
-                                       {"name", call.name},
-                                       {"arguments", call.arguments}});
+                input.push_back(object({{"type", "function_call"},
+                                        {"call_id", call.id},
+                                        {"name", call.name},
+                                        {"arguments", call.arguments}},
+                                       sp));
             }
             break;
         case Message::Role::tool:
             for (const auto& result : message.tool_results) {
-                input.push_back(object{{"type", "function_call_output"},
-                                       {"call_id", result.call_id},
-                                       {"output", result.content}});
+                input.push_back(object({{"type", "function_call_output"},
+                                        {"call_id", result.call_id},
+                                        {"output", result.content}},
+                                       sp));
             }
             break;
         }
@@ -46,30 +51,33 @@ object build_body(const ModelRequest& request, const std::string& model) {
     body["input"] = std::move(input);
 
     if (!request.tools.empty()) {
-        array tools;
+        array tools(sp);
         for (const auto& tool : request.tools) {
             // Responses turns an unflagged schema strict; tool schemas here are not strict.
-            tools.push_back(object{{"type", "function"},
-                                   {"name", tool.name},
-                                   {"description", tool.description},
-                                   {"parameters", tool.parameters},
-                                   {"strict", false}});
+            tools.push_back(object({{"type", "function"},
+                                    {"name", tool.name},
+                                    {"description", tool.description},
+                                    {"parameters", tool.parameters},
+                                    {"strict", false}},
+                                   sp));
         }
         body["tools"] = std::move(tools);
         if (request.tool_choice == ToolChoice::none) body["tool_choice"] = "none";
     }
     if (request.output) {
-        body["text"] = object{{"format", object{{"type", "json_schema"},
-                                                {"name", request.output->name},
-                                                {"schema", request.output->schema},
-                                                {"strict", true}}}};
+        body["text"] = object({{"format", object({{"type", "json_schema"},
+                                                  {"name", request.output->name},
+                                                  {"schema", request.output->schema},
+                                                  {"strict", true}},
+                                                 sp)}},
+                              sp);
     }
     if (request.max_tokens) body["max_output_tokens"] = *request.max_tokens;
     if (request.temperature && !is_openai_reasoning_model(model)) body["temperature"] = *request.temperature;
     body["store"] = false;
     if (request.stream) body["stream"] = true;
     merge_extra(body, request.extra);
-    return body;
+    return serialize_body(body);
 }
 
 Usage parse_usage(const object& usage) {
@@ -82,11 +90,25 @@ Usage parse_usage(const object& usage) {
     return u;
 }
 
-// Derives the normalised finish reason from the response status (Responses has no finish_reason).
-void set_finish(ModelReply& reply, const object& response, bool refused) {
-    const std::string status(get_string(response, "status"));
-    std::string reason;
-    if (const auto* details = get_object(response, "incomplete_details")) reason = std::string(get_string(*details, "reason"));
+// The fields of a response object that decide the finish reason (Responses has no finish_reason).
+struct Completion {
+    std::string status;
+    std::string incomplete_reason;  ///< incomplete_details.reason
+};
+
+Completion completion_of(const object& response) {
+    Completion c;
+    c.status = std::string(get_string(response, "status"));
+    if (const auto* details = get_object(response, "incomplete_details")) {
+        c.incomplete_reason = std::string(get_string(*details, "reason"));
+    }
+    return c;
+}
+
+// Derives the normalised finish reason from the response status.
+void set_finish(ModelReply& reply, const Completion& completion, bool refused) {
+    const std::string& status = completion.status;
+    const std::string& reason = completion.incomplete_reason;
     reply.raw_finish_reason = reason.empty() ? status : status + ":" + reason;
     if (status == "completed") {
         reply.finish = !reply.tool_calls.empty() ? FinishReason::tool_calls
@@ -144,7 +166,7 @@ ModelReply parse_response_object(const object& response) {
     }
     ensure_call_ids(reply.tool_calls);
     if (const auto* usage = get_object(response, "usage")) reply.usage = parse_usage(*usage);
-    set_finish(reply, response, refused);
+    set_finish(reply, completion_of(response), refused);
     return reply;
 }
 
@@ -154,7 +176,8 @@ public:
 
     void on_event(std::string_view event, std::string_view data, std::vector<std::string>& deltas) override {
         if (data == "[DONE]") return;  // tolerated anywhere, though Responses never sends it
-        const object payload = parse_object(data, provider_name, "a stream event");
+        ReplyArena arena;
+        const object payload = parse_object(data, provider_name, "a stream event", arena.storage());
         std::string_view type = get_string(payload, "type");
         if (type.empty()) type = event;
 
@@ -188,7 +211,7 @@ public:
             }
             if (const auto* usage = get_object(*response, "usage")) reply_.usage = parse_usage(*usage);
             if (auto model = get_string(*response, "model"); !model.empty()) reply_.model = std::string(model);
-            finish_from_ = *response;
+            completion_ = completion_of(*response);
             terminal_ = true;
         } else if (type == "response.created" || type == "response.in_progress") {
             if (const auto* response = get_object(payload, "response")) {
@@ -205,7 +228,7 @@ public:
     ModelReply finish() override {
         if (!terminal_) throw_truncated_stream(provider_name, "its terminal response event");
         ensure_call_ids(reply_.tool_calls);
-        set_finish(reply_, finish_from_, refused_);
+        set_finish(reply_, completion_, refused_);
         return std::move(reply_);
     }
 
@@ -228,7 +251,7 @@ private:
 
     ModelReply reply_;
     std::unordered_map<std::string, std::size_t> index_;  // item_id -> position in reply_.tool_calls
-    object finish_from_;
+    Completion completion_;  // from the terminal event
     bool refused_ = false;
     bool terminal_ = false;
 };
@@ -240,14 +263,14 @@ public:
     std::string_view name() const noexcept override { return provider_name; }
 
     http::Request build_request(const ModelRequest& request) const override {
-        auto http_request = json_request(join_url(endpoint_.base_url, "responses"),
-                                         build_body(request, model_of(request, endpoint_)), request.stream);
-        if (!endpoint_.api_key.empty()) http_request.headers.set("Authorization", "Bearer " + endpoint_.api_key);
-        return http_request;
+        return bearer_json_request(join_url(endpoint_.base_url, "responses"),
+                                   build_body(request, model_of(request, endpoint_)), sse_or_json(request.stream),
+                                   endpoint_.api_key);
     }
 
     ModelReply parse_reply(const http::Headers& headers, std::string_view body) const override {
-        const object response = parse_object(body, provider_name, "a response body");
+        ReplyArena arena;
+        const object response = parse_object(body, provider_name, "a response body", arena.storage());
         if (get_string(response, "status") == "failed") {
             const auto* error = get_object(response, "error");
             auto diag = error ? error_diagnostics(*error, 200) : error_diagnostics({}, 200);

@@ -10,6 +10,7 @@
 using alloy::http::NdjsonDecoder;
 using alloy::http::SseDecoder;
 using alloy::http::SseEvent;
+using namespace std::string_literals;
 
 namespace {
 
@@ -159,4 +160,135 @@ TEST_CASE("NDJSON: an oversize line is a protocol error", "[http][ndjson]") {
     } catch (const alloy::CommandError& error) {
         CHECK(error.kind() == alloy::ErrorKind::protocol);
     }
+}
+
+namespace {
+
+/// Feeds `input` through the callback form of feed(), cut at the given offsets.
+std::vector<SseEvent> decode_sse_callback(std::string_view input, const std::vector<std::size_t>& cuts) {
+    SseDecoder decoder;
+    std::vector<SseEvent> events;
+    const auto keep = [&events](const SseEvent& event) { events.push_back(event); };
+    std::size_t start = 0;
+    for (std::size_t cut : cuts) {
+        decoder.feed(input.substr(start, cut - start), keep);
+        start = cut;
+    }
+    decoder.feed(input.substr(start), keep);
+    if (auto last = decoder.finish()) events.push_back(std::move(*last));
+    return events;
+}
+
+}  // namespace
+
+TEST_CASE("SSE: one leading byte order mark is skipped, at any split", "[http][sse]") {
+    const std::string input = "\xEF\xBB\xBF" "data: first\n\ndata: second\n\n";
+    const auto whole = decode_sse(input);
+    REQUIRE(whole.size() == 2);
+    CHECK(whole[0].data == "first");
+    CHECK(whole[1].data == "second");
+    CHECK(same(decode_sse(input, every_byte(input.size())), whole));
+    CHECK(same(decode_sse(input, {1}), whole));
+    CHECK(same(decode_sse(input, {2}), whole));
+
+    // Only the first one: a second mark is part of the field name, so that line is an unknown field.
+    const auto twice = decode_sse("\xEF\xBB\xBF\xEF\xBB\xBF" "data: lost\n\ndata: kept\n\n");
+    REQUIRE(twice.size() == 1);
+    CHECK(twice[0].data == "kept");
+    // A mark later in the stream is not special either.
+    const auto later = decode_sse("data: a\n\n\xEF\xBB\xBF" "data: b\n\n");
+    REQUIRE(later.size() == 1);
+    CHECK(later[0].data == "a");
+    // A mark followed by a line end is a blank first line.
+    const auto blank = decode_sse("\xEF\xBB\xBF\r\ndata: x\r\n\r\n");
+    REQUIRE(blank.size() == 1);
+    CHECK(blank[0].data == "x");
+}
+
+TEST_CASE("SSE: retry and unknown fields are ignored, data without space or value kept", "[http][sse]") {
+    const std::string input =
+        "retry: 3000\n"
+        "unknown: value\n"
+        "data:tight\n"
+        "data:\n"
+        "data\n"
+        ":comment between data lines\n"
+        "data:  two spaces\n"
+        "id: a\0b\n"  // an id containing NUL is ignored
+        "\n"s;
+    const auto events = decode_sse(input);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].data == "tight\n\n\n two spaces");
+    CHECK(events[0].id.empty());
+    CHECK(events[0].event.empty());
+}
+
+TEST_CASE("SSE: an id with NUL is ignored, a valid id persists until replaced", "[http][sse]") {
+    const std::string input = "id: 1\ndata: a\n\nid: x\0y\ndata: b\n\nid\ndata: c\n\n"s;
+    const auto events = decode_sse(input);
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].id == "1");
+    CHECK(events[1].id == "1");
+    CHECK(events[2].id.empty());  // "id" without a value resets it
+    CHECK(same(decode_sse(input, every_byte(input.size())), events));
+}
+
+TEST_CASE("SSE: CR-only and long lines across many chunks", "[http][sse]") {
+    std::string input;
+    for (int i = 0; i < 50; ++i) input += "event: e" + std::to_string(i) + "\rdata: " + std::string(300, 'a' + i % 26) + "\r\r";
+    const auto whole = decode_sse(input);
+    REQUIRE(whole.size() == 50);
+    CHECK(whole[49].event == "e49");
+    CHECK(whole[49].data == std::string(300, 'a' + 49 % 26));
+    std::mt19937 random(7);
+    for (int round = 0; round < 20; ++round) REQUIRE(same(decode_sse(input, random_cuts(input.size(), random)), whole));
+    std::vector<std::size_t> big_cuts;
+    for (std::size_t at = 512; at < input.size(); at += 512) big_cuts.push_back(at);
+    CHECK(same(decode_sse(input, big_cuts), whole));
+}
+
+TEST_CASE("SSE: a CR at the end of a chunk followed by an empty chunk still pairs with the LF", "[http][sse]") {
+    SseDecoder decoder;
+    CHECK(decoder.feed("data: a\r").empty());
+    CHECK(decoder.feed("").empty());
+    CHECK(decoder.feed("\n").empty());  // completes "data: a" CRLF, not a blank line
+    const auto events = decoder.feed("\n");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].data == "a");
+}
+
+TEST_CASE("SSE: the callback form gives the same events as the vector form", "[http][sse]") {
+    const auto whole = decode_sse(mixed_stream);
+    CHECK(same(decode_sse_callback(mixed_stream, {}), whole));
+    CHECK(same(decode_sse_callback(mixed_stream, every_byte(mixed_stream.size())), whole));
+    std::mt19937 random(4242);
+    for (int round = 0; round < 100; ++round)
+        REQUIRE(same(decode_sse_callback(mixed_stream, random_cuts(mixed_stream.size(), random)), whole));
+}
+
+TEST_CASE("SSE: the size bound counts a line buffered across chunks", "[http][sse]") {
+    SseDecoder decoder(32);
+    CHECK(decoder.feed("data: " + std::string(20, 'x')).empty());
+    CHECK_THROWS_AS(decoder.feed(std::string(20, 'y')), alloy::CommandError);
+    SseDecoder exact(16);
+    CHECK(exact.feed("data: 0123456789\n\n").size() == 1);  // the line is 16 bytes: at the limit
+    CHECK_THROWS_AS(exact.feed("data: 0123456789A\n\n"), alloy::CommandError);
+}
+
+TEST_CASE("NDJSON: the callback form, CR split from LF, finish with CR", "[http][ndjson]") {
+    NdjsonDecoder decoder;
+    std::vector<std::string> lines;
+    const auto keep = [&lines](std::string_view line) { lines.emplace_back(line); };
+    decoder.feed("{\"a\":1}\r", keep);
+    CHECK(lines.empty());
+    decoder.feed("\n\t \r\n{\"b\":", keep);
+    decoder.feed("2}\n{\"c\":3}\r", keep);
+    REQUIRE(lines == std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"});
+    const auto last = decoder.finish();
+    REQUIRE(last);
+    CHECK(*last == "{\"c\":3}");
+    CHECK_FALSE(decoder.finish());
+    NdjsonDecoder blank_tail;
+    CHECK(blank_tail.feed(" \r").empty());
+    CHECK_FALSE(blank_tail.finish());
 }
