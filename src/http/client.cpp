@@ -905,6 +905,18 @@ asio::awaitable<void> start_exchange(Exchange& exchange, const Request& request,
     throw_failure(Failure{asio::error::operation_aborted, "connect", {}, false}, exchange.authority(), true);
 }
 
+/// Reads from the connection into its buffer: at most what one read delivers, bounded by the stream
+/// idle timeout. Body bytes are parsed by the caller (Beast's read_some would keep reading until the
+/// parser stops mid-structure, which for a chunked stream can be the end of the body).
+template <class Stream>
+asio::awaitable<std::size_t> read_into_buffer(Stream& stream, beast::flat_buffer& buffer, boost::system::error_code& ec) {
+    constexpr std::size_t read_bytes = 16 * 1024;
+    const std::size_t n = co_await stream.async_read_some(buffer.prepare(read_bytes),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
+    buffer.commit(n);
+    co_return n;
+}
+
 /// Reads body bytes into the parser's sink until the body ends (`whole`) or until some arrived; each
 /// read is bounded by the stream idle timeout. The slow path of reading: callers try
 /// Exchange::parse_buffered() first.
@@ -917,14 +929,21 @@ asio::awaitable<void> read_body(Exchange& exchange, bool whole) {
             if (!ec) {
                 Connection& connection = exchange.lease.connection();
                 connection.tcp().expires_after(exchange.stream_idle_timeout);
-                if (connection.tls) {
-                    const std::size_t read = co_await bhttp::async_read_some(
-                        *connection.tls, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-                    (void)read;
-                } else {
-                    const std::size_t read = co_await bhttp::async_read_some(
-                        *connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-                    (void)read;
+                if (connection.tls)
+                    co_await read_into_buffer(*connection.tls, connection.buffer, ec);
+                else
+                    co_await read_into_buffer(*connection.plain, connection.buffer, ec);
+                if (ec == asio::error::eof) {
+                    // The end of a body delimited by the connection closing; anywhere else the body
+                    // broke off (put_eof reports a partial message).
+                    const bool close_delimited = parser.need_eof();
+                    ec = {};
+                    parser.put_eof(ec);
+                    if (!ec && close_delimited) {
+                        exchange.finish();
+                        continue;
+                    }
+                    if (!ec) ec = bhttp::error::partial_message;
                 }
             }
             if (ec) {
@@ -947,6 +966,11 @@ public:
     SinkScope(ResponseParser& parser, std::string& sink, bool whole) : parser_(parser) {
         parser_.sink = &sink;
         parser_.reserve_body = whole;
+        // A whole body of known length lands in one allocation of its exact size (the parser has
+        // already refused a Content-Length above the body limit).
+        if (whole)
+            if (const auto left = parser.content_length_remaining(); left)
+                sink.reserve(sink.size() + static_cast<std::size_t>(*left));
     }
     ~SinkScope() { parser_.sink = nullptr; }
     SinkScope(const SinkScope&) = delete;

@@ -66,8 +66,9 @@ public:
           framing_(shared_->adapter->framing()) {}
 
     asio::awaitable<std::optional<std::string>> next() override {
-        if (failure_) std::rethrow_exception(failure_);
-        while (pending_.empty() && !ended_) {
+        // Deltas decoded before a failure are delivered first; the failure follows them.
+        if (failure_ && pending_.empty()) std::rethrow_exception(failure_);
+        while (pending_.empty() && !ended_ && !failure_) {
             std::optional<std::string> chunk;
             std::exception_ptr read_failure;
             try {
@@ -83,7 +84,7 @@ public:
             } catch (...) {
                 failure_ = std::current_exception();
                 body_.reset();  // closes the connection
-                throw;
+                if (pending_.empty()) throw;
             }
         }
         if (pending_.empty()) co_return std::nullopt;
@@ -106,22 +107,31 @@ private:
 
     void consume(const std::optional<std::string>& chunk) {
         std::vector<std::string> deltas;
-        if (framing_ == Framing::sse) {
-            if (chunk) {
-                for (const auto& event : sse_.feed(*chunk)) state_->on_event(event.event, event.data, deltas);
-            } else if (auto event = sse_.finish()) {
-                state_->on_event(event->event, event->data, deltas);
+        // Deltas of the events before a failing one (an error event, a malformed chunk) still count.
+        const auto keep_deltas = [&] {
+            for (auto& delta : deltas) {
+                if (!delta.empty()) pending_.push_back(std::move(delta));
             }
-        } else {
-            if (chunk) {
-                for (const auto& line : ndjson_.feed(*chunk)) state_->on_event({}, line, deltas);
-            } else if (auto line = ndjson_.finish()) {
-                state_->on_event({}, *line, deltas);
+        };
+        try {
+            if (framing_ == Framing::sse) {
+                if (chunk) {
+                    sse_.feed(*chunk, [&](const http::SseEvent& event) { state_->on_event(event.event, event.data, deltas); });
+                } else if (auto event = sse_.finish()) {
+                    state_->on_event(event->event, event->data, deltas);
+                }
+            } else {
+                if (chunk) {
+                    ndjson_.feed(*chunk, [&](std::string_view line) { state_->on_event({}, line, deltas); });
+                } else if (auto line = ndjson_.finish()) {
+                    state_->on_event({}, *line, deltas);
+                }
             }
+        } catch (...) {
+            keep_deltas();
+            throw;
         }
-        for (auto& delta : deltas) {
-            if (!delta.empty()) pending_.push_back(std::move(delta));
-        }
+        keep_deltas();
         if (!chunk) {
             reply_ = state_->finish();
             ended_ = true;

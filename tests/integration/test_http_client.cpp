@@ -161,6 +161,46 @@ TEST_CASE("send returns status, lower-cased headers and body; the server sees th
     CHECK(requests[0].body == R"({"a":1})");
 }
 
+TEST_CASE("request heads that could inject headers are refused; the client frames the body", "[http]") {
+    HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
+    net::io_context io;
+    Client client(alloy::http::ProxyConfig{});
+    const auto refusal = [&](Request request) -> std::string {
+        try {
+            run(io, send(client, std::move(request), fast_settings()));
+        } catch (const alloy::ConfigurationError& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    Request injected = get(server.url());
+    injected.headers.set("X-Note", "secret-value\r\nX-Injected: 1");
+    const std::string injected_message = refusal(injected);
+    CHECK_THAT(injected_message, Catch::Contains("X-Note") && Catch::Contains("CR, LF or NUL"));
+    CHECK_THAT(injected_message, !Catch::Contains("secret-value"));
+    Request bad_name = get(server.url());
+    bad_name.headers.set("Bad Name", "v");
+    CHECK_THAT(refusal(bad_name), Catch::Contains("not an HTTP token"));
+    Request bad_method = get(server.url());
+    bad_method.method = "GET /x HTTP/1.1\r\n";
+    CHECK_THAT(refusal(bad_method), Catch::Contains("invalid HTTP method"));
+    CHECK(server.requests().empty());
+
+    // A Content-Length header of the caller is replaced by the real one; a repeated name keeps its last value.
+    Request framed;
+    framed.url = server.url();
+    framed.headers.set("Content-Length", "999");
+    framed.headers.items.emplace_back("X-Twice", "first");
+    framed.headers.items.emplace_back("x-twice", "second");
+    framed.body = "abc";
+    CHECK(run(io, send(client, framed, fast_settings())).body == "ok");
+    const auto requests = server.requests();
+    REQUIRE(requests.size() == 1);
+    CHECK(requests[0].headers.at("content-length") == "3");
+    CHECK(requests[0].headers.at("x-twice") == "second");
+    CHECK(requests[0].body == "abc");
+}
+
 TEST_CASE("sequential requests reuse one keep-alive connection", "[http]") {
     HttpTestServer server([](const ReceivedRequest&) { return text_reply("ok"); });
     net::io_context io;
