@@ -55,7 +55,7 @@ alloy::ModelRequest tool_turn_request(const std::string& model) {
     alloy::Message results{alloy::Message::Role::tool, "", {}, {}};
     results.tool_results.push_back(alloy::ToolResult{"call_1", "add", "5", false});
     r.messages.push_back(std::move(results));
-    r.tools.push_back(alloy::ToolSpec{"add", "Add two integers", alloy::schema_of<AddArgs>(alloy::SchemaMode::tool_parameters)});
+    r.tools.push_back(alloy::ToolSpec{"add", "Add two integers", std::make_shared<const boost::json::object>(alloy::schema_of<AddArgs>(alloy::SchemaMode::tool_parameters))});
     r.output = std::make_shared<const alloy::OutputSpec>(alloy::output_spec<Invoice>());
     r.max_tokens = 256;
     return r;

@@ -53,7 +53,8 @@ struct Message {
 struct ToolSpec {
     std::string name;
     std::string description;
-    boost::json::object parameters;  ///< JSON Schema of the arguments (an object schema)
+    /// JSON Schema of the arguments (an object schema); shared, not copied, per request. Never null.
+    std::shared_ptr<const boost::json::object> parameters;
 };
 
 /// The structured output a typed command asks for.

@@ -40,7 +40,8 @@ class ToolImpl {
 public:
     std::string name;
     std::string description;
-    boost::json::object parameters;
+    /// JSON Schema of the arguments; shared with every request that declares the tool.
+    std::shared_ptr<const boost::json::object> parameters;
     bool blocking = false;                ///< run on the runtime's thread pool, not the io_context
     std::chrono::milliseconds timeout{0}; ///< 0 = none
     IdempotencyScope idempotency_scope = IdempotencyScope::run;
@@ -105,7 +106,7 @@ public:
     const std::string& name() const noexcept { return impl_->name; }
     const std::string& description() const noexcept { return impl_->description; }
     /// JSON Schema of the arguments (non-strict: optional members are not required).
-    const boost::json::object& parameters() const noexcept { return impl_->parameters; }
+    const boost::json::object& parameters() const noexcept { return *impl_->parameters; }
     bool blocking() const noexcept { return impl_->blocking; }
     std::chrono::milliseconds timeout() const noexcept { return impl_->timeout; }
     const detail::ToolImpl& impl() const noexcept { return *impl_; }
@@ -262,9 +263,11 @@ public:
         impl_->name = std::move(name);
         impl_->description = std::move(description);
         if constexpr (no_args) {
-            impl_->parameters = boost::json::object{{"type", "object"}, {"properties", boost::json::object{}}};
+            impl_->parameters = std::make_shared<const boost::json::object>(
+                boost::json::object{{"type", "object"}, {"properties", boost::json::object{}}});
         } else {
-            impl_->parameters = schema_of<Args>(SchemaMode::tool_parameters);
+            impl_->parameters =
+                std::make_shared<const boost::json::object>(schema_of<Args>(SchemaMode::tool_parameters));
         }
     }
 

@@ -84,7 +84,7 @@ std::string render_prompt(std::string prompt, const ResolvedSettings& settings) 
 std::vector<ToolSpec> tool_specs(const std::vector<Tool>& tools) {
     std::vector<ToolSpec> specs;
     specs.reserve(tools.size());
-    for (const auto& t : tools) specs.push_back(ToolSpec{t.name(), t.description(), t.parameters()});
+    for (const auto& t : tools) specs.push_back(ToolSpec{t.name(), t.description(), t.impl().parameters});
     return specs;
 }
 
@@ -341,11 +341,16 @@ asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std:
     run.provider = run.runtime->provider_for(run.settings());
     run.accept = std::move(accept);
     run.info.run_id = new_run_id();
-    run.trace = RunTrace{run.runtime,       run.info.run_id,     new_trace_id(),
-                         new_span_id(),     run.def->name,       run.settings().model,
+    run.trace = RunTrace{run.runtime,       run.info.run_id,     {},
+                         {},                run.def->name,       run.settings().model,
                          std::string(run.provider->name()),      run.runtime->captures_content()};
-
     const bool observed = run.trace.on();
+    // Trace ids are drawn only when something reads them: observers or a traceparent header.
+    if (observed || run.settings().propagate_traceparent) {
+        run.trace.trace_id = new_trace_id();
+        run.trace.command_span = new_span_id();
+    }
+
     if (observed) {
         Event e = run.trace.make(EventType::command_start, run.trace.command_span, {});
         if (run.trace.content) e.content = run.prompt;

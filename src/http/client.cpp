@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
 
@@ -910,8 +911,9 @@ asio::awaitable<void> start_exchange(Exchange& exchange, const Request& request,
 /// parser stops mid-structure, which for a chunked stream can be the end of the body).
 template <class Stream>
 asio::awaitable<std::size_t> read_into_buffer(Stream& stream, beast::flat_buffer& buffer, boost::system::error_code& ec) {
-    constexpr std::size_t read_bytes = 16 * 1024;
-    const std::size_t n = co_await stream.async_read_some(buffer.prepare(read_bytes),
+    // Grows the buffer only when it is nearly full (like Beast's reads): a connection keeps a small
+    // buffer unless its responses are big, which matters with thousands of connections open.
+    const std::size_t n = co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 64 * 1024)),
                                                          asio::redirect_error(asio::use_awaitable, ec));
     buffer.commit(n);
     co_return n;

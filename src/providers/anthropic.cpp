@@ -119,7 +119,7 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
                                      "' is reserved for structured output on " + model);
         }
         tools.push_back(
-            object({{"name", tool.name}, {"description", tool.description}, {"input_schema", tool.parameters}}, sp));
+            object({{"name", tool.name}, {"description", tool.description}, {"input_schema", *tool.parameters}}, sp));
     }
     if (request.output && !forced_output_tool) {
         body["output_config"] =

@@ -75,7 +75,7 @@ std::string build_body(const ModelRequest& request) {
         for (const auto& tool : request.tools) {
             declarations.push_back(object({{"name", tool.name},
                                            {"description", tool.description},
-                                           {"parametersJsonSchema", tool.parameters}},
+                                           {"parametersJsonSchema", *tool.parameters}},
                                           sp));
         }
         body["tools"] = array({object({{"functionDeclarations", std::move(declarations)}}, sp)}, sp);

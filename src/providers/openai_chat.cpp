@@ -58,7 +58,7 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
             tools.push_back(object({{"type", "function"},
                                     {"function", object({{"name", tool.name},
                                                          {"description", tool.description},
-                                                         {"parameters", tool.parameters}},
+                                                         {"parameters", *tool.parameters}},
                                                         sp)}},
                                    sp));
         }

@@ -33,8 +33,9 @@ inline ModelRequest full_request(std::string model) {
     results.tool_results.push_back(ToolResult{"call_2", "weather", "ToolError: service down", true});
     r.messages.push_back(std::move(results));
     r.tools.push_back(ToolSpec{"add", "Add two integers",
-                               boost::json::parse(R"({"type":"object","properties":{"a":{"type":"integer"},
-                                 "b":{"type":"integer"}},"required":["a","b"]})").as_object()});
+                               std::make_shared<const boost::json::object>(
+                                   boost::json::parse(R"({"type":"object","properties":{"a":{"type":"integer"},
+                                 "b":{"type":"integer"}},"required":["a","b"]})").as_object())});
     r.output = std::make_shared<const OutputSpec>(
         OutputSpec{"Answer",
                    boost::json::parse(R"({"type":"object","properties":{"sum":{"type":"integer"}},

@@ -178,7 +178,7 @@ TEST_CASE("tool loop: calls run, results go back in one follow-up in call order"
     REQUIRE(reqs.size() == 2);
     REQUIRE(reqs[0].tools.size() == 1);
     CHECK(reqs[0].tools[0].name == "add");
-    CHECK(reqs[0].tools[0].parameters.at("type") == "object");
+    CHECK(reqs[0].tools[0].parameters->at("type") == "object");
     const auto& msgs = reqs[1].messages;
     REQUIRE(msgs.size() == 3);
     CHECK(msgs[1].role == alloy::Message::Role::assistant);
