@@ -74,6 +74,29 @@ private:
     Clock::time_point started_;
 };
 
+/// Records one request: its latency when it succeeded (ok() was called), else a failed request.
+class RequestTiming {
+public:
+    RequestTiming(Recorder* r, Clock::time_point started) : r_(r && r->on ? r : nullptr), started_(started) {
+        if (r_) ++r_->requests;
+    }
+    ~RequestTiming() {
+        if (r_ && !ok_) ++r_->failed_requests;
+    }
+    RequestTiming(const RequestTiming&) = delete;
+    RequestTiming& operator=(const RequestTiming&) = delete;
+    alloy::ModelReply ok(alloy::ModelReply reply) {
+        ok_ = true;
+        if (r_) r_->request_ms.push_back(ms_since(started_));
+        return reply;
+    }
+
+private:
+    Recorder* r_;
+    Clock::time_point started_;
+    bool ok_ = false;
+};
+
 class TimedProvider final : public alloy::Provider {
 public:
     explicit TimedProvider(std::shared_ptr<alloy::Provider> inner) : inner_(std::move(inner)) {}
@@ -81,17 +104,9 @@ public:
     alloy::ProviderCapabilities capabilities() const noexcept override { return inner_->capabilities(); }
 
     asio::awaitable<alloy::ModelReply> complete(const alloy::ModelRequest& request) override {
-        const auto started = Clock::now();
-        Recorder* r = thread_recorder();
-        if (r && r->on) ++r->requests;
-        try {
-            alloy::ModelReply reply = co_await inner_->complete(request);
-            if (r && r->on) r->request_ms.push_back(ms_since(started));
-            co_return reply;
-        } catch (...) {
-            if (r && r->on) ++r->failed_requests;
-            throw;
-        }
+        // No reply local: this frame is alive for every in-flight request and counts in the peak RSS.
+        RequestTiming timing{thread_recorder(), Clock::now()};
+        co_return timing.ok(co_await inner_->complete(request));
     }
 
     asio::awaitable<std::unique_ptr<alloy::ReplyStream>> stream(const alloy::ModelRequest& request) override {
@@ -125,7 +140,8 @@ void record_run(Recorder& r, const alloy::RunInfo& info, Clock::time_point start
     if (info.attempts > 1) r.retries["command"] += static_cast<std::uint64_t>(info.attempts - 1);
 }
 
-asio::awaitable<void> run_stream(alloy::Runtime& rt, int n, Recorder& r, Clock::time_point started) {
+asio::awaitable<void> run_stream(alloy::Runtime& rt, int n, Recorder& r) {
+    const auto started = Clock::now();
     alloy::TextStream stream = stream_command.in(rt).stream(n);
     std::optional<Clock::time_point> last;
     double ttft = 0;
@@ -148,6 +164,41 @@ asio::awaitable<void> run_stream(alloy::Runtime& rt, int n, Recorder& r, Clock::
     if (usage.output_tokens > 1) r.tpot_ms.push_back((e2el - ttft) / static_cast<double>(usage.output_tokens - 1));
 }
 
+/// Records the exception being handled as a failed command (call from a catch block).
+void record_current_failure(Recorder& r) {
+    // Warm-up failures count too: a broken setup must not pass as an empty measurement.
+    try {
+        throw;
+    } catch (const alloy::CommandError& e) {
+        record_failure(r, std::string(alloy::to_string(e.kind())), e.what());
+    } catch (const alloy::ConfigurationError& e) {
+        record_failure(r, "configuration", e.what());
+    } catch (const std::exception& e) {
+        record_failure(r, "other", e.what());
+    }
+}
+
+/// One command of a text, typed or tool scenario.
+template <class Cmd>
+asio::awaitable<void> run_detailed(const Cmd& command, alloy::Runtime& rt, int n, Recorder& r) {
+    const auto started = Clock::now();
+    try {
+        const auto d = co_await command.in(rt).detailed(n);
+        if (r.on) record_run(r, d.info, started);
+    } catch (...) {
+        record_current_failure(r);
+    }
+}
+
+/// One command of the stream scenario.
+asio::awaitable<void> run_streamed(alloy::Runtime& rt, int n, Recorder& r) {
+    try {
+        co_await run_stream(rt, n, r);
+    } catch (...) {
+        record_current_failure(r);
+    }
+}
+
 }  // namespace
 
 Recorder*& thread_recorder() {
@@ -160,45 +211,18 @@ std::shared_ptr<alloy::Provider> timed(std::shared_ptr<alloy::Provider> inner) {
 }
 
 asio::awaitable<void> run_one(Scenario scenario, alloy::Runtime& rt) {
+    // Not a coroutine: the scenario's own coroutine is the only frame per command (with thousands of
+    // commands in flight, the harness's frames count in the peak RSS it reports).
     Recorder& r = *thread_recorder();
     thread_local int sequence = 0;
     const int n = ++sequence % 1000;
-    const auto started = Clock::now();
-    std::string failure_kind;
-    std::string failure_text;
-    try {
-        switch (scenario) {
-        case Scenario::text: {
-            alloy::Detailed<std::string> d = co_await text_command.in(rt).detailed(n);
-            if (r.on) record_run(r, d.info, started);
-            break;
-        }
-        case Scenario::typed: {
-            alloy::Detailed<Invoice> d = co_await typed_command.in(rt).detailed(n);
-            if (r.on) record_run(r, d.info, started);
-            break;
-        }
-        case Scenario::tool: {
-            alloy::Detailed<std::string> d = co_await tool_command.in(rt).detailed(n);
-            if (r.on) record_run(r, d.info, started);
-            break;
-        }
-        case Scenario::stream: co_await run_stream(rt, n, r, started); break;
-        }
-    } catch (const alloy::CommandError& e) {
-        failure_kind = std::string(alloy::to_string(e.kind()));
-        failure_text = e.what();
-    } catch (const alloy::ConfigurationError& e) {
-        failure_kind = "configuration";
-        failure_text = e.what();
-    } catch (const std::exception& e) {
-        failure_kind = "other";
-        failure_text = e.what();
+    switch (scenario) {
+    case Scenario::text: return run_detailed(text_command, rt, n, r);
+    case Scenario::typed: return run_detailed(typed_command, rt, n, r);
+    case Scenario::tool: return run_detailed(tool_command, rt, n, r);
+    case Scenario::stream: break;
     }
-    if (!failure_kind.empty()) {
-        // Warm-up failures count too: a broken setup must not pass as an empty measurement.
-        record_failure(r, failure_kind, failure_text.c_str());
-    }
+    return run_streamed(rt, n, r);
 }
 
 }  // namespace bench

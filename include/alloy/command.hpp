@@ -67,8 +67,9 @@ struct CommandDef {
 /// Runs one command call to completion in `runtime` (nullptr: the global runtime): retries, timeouts,
 /// tool loop, finalize. In typed mode `accept` parses the final text and throws CommandError
 /// (output_parse) when it does not fit; a parse failure counts as a failed attempt.
+/// `call` holds the per-call overrides (null: none); it is shared, not copied, by every call of a handle.
 boost::asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std::string prompt,
-                                            Settings call, Runtime* runtime,
+                                            std::shared_ptr<const Settings> call, Runtime* runtime,
                                             std::function<void(std::string_view)> accept);
 
 /// Starts a streamed run (text mode only; typed commands throw ConfigurationError).
@@ -117,14 +118,14 @@ public:
     /// ConfigurationError.
     template <class... A>
     TextStream stream(A&&... args) const {
-        return detail::stream_command(def_, std::string(std::invoke(*builder_, std::forward<A>(args)...)), call_,
-                                      runtime_);
+        return detail::stream_command(def_, std::string(std::invoke(*builder_, std::forward<A>(args)...)),
+                                      call_ ? *call_ : Settings{}, runtime_);
     }
 
     /// A handle with per-call overrides laid over this one's (highest precedence).
     Command with(const Settings& overrides) const {
         Command c = *this;
-        c.call_ = merge(call_, overrides);
+        c.call_ = std::make_shared<const Settings>(merge(call_ ? *call_ : Settings{}, overrides));
         return c;
     }
 
@@ -141,13 +142,14 @@ public:
 
 private:
     static boost::asio::awaitable<T> run(std::shared_ptr<const detail::CommandDef> def, std::string prompt,
-                                         Settings call, Runtime* runtime) {
+                                         std::shared_ptr<const Settings> call, Runtime* runtime) {
         Detailed<T> d = co_await run_detailed(std::move(def), std::move(prompt), std::move(call), runtime);
         if constexpr (!std::is_void_v<T>) co_return std::move(d.value);
     }
 
     static boost::asio::awaitable<Detailed<T>> run_detailed(std::shared_ptr<const detail::CommandDef> def,
-                                                            std::string prompt, Settings call, Runtime* runtime) {
+                                                            std::string prompt, std::shared_ptr<const Settings> call,
+                                                            Runtime* runtime) {
         if constexpr (std::is_void_v<T>) {
             RunInfo info = co_await detail::run_command(def, std::move(prompt), std::move(call), runtime, {});
             co_return Detailed<void>{std::move(info)};
@@ -169,7 +171,7 @@ private:
 
     std::shared_ptr<const detail::CommandDef> def_;
     std::shared_ptr<const Builder> builder_;
-    Settings call_;
+    std::shared_ptr<const Settings> call_;  ///< per-call overrides laid by with(); null when none
     Runtime* runtime_ = nullptr;
 };
 

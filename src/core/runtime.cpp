@@ -192,7 +192,8 @@ std::shared_ptr<const detail::CommandDef> ask_def() {
 }  // namespace
 
 asio::awaitable<std::string> Runtime::ask(std::string prompt, Settings options) {
-    RunInfo info = co_await detail::run_command(ask_def(), std::move(prompt), std::move(options), this, {});
+    RunInfo info = co_await detail::run_command(ask_def(), std::move(prompt),
+                                                  std::make_shared<const Settings>(std::move(options)), this, {});
     co_return std::move(info.text);
 }
 

@@ -141,15 +141,46 @@ struct Run {
     const ResolvedSettings& settings() const noexcept { return *resolved; }
 };
 
-/// Sends one request, reporting it as a span under the current attempt.
-asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int tool_turn) {
-    ++run.info.requests;
-    const bool observed = run.trace.on();
-    const std::string span = observed || run.settings().propagate_traceparent ? new_span_id() : std::string();
-    if (run.settings().propagate_traceparent)
-        request.headers.emplace_back("traceparent", "00-" + run.trace.trace_id + "-" + span + "-01");
-    if (!observed) co_return co_await run.provider->complete(request);
+// Event reporting lives in plain functions: an Event (~700 bytes) declared in a coroutine would sit in
+// its frame for the whole call, in every in-flight command, even when nothing observes.
 
+void emit_request_start(const Run& run, const ModelRequest& request, const std::string& span, int tool_turn) {
+    Event start = run.trace.make(EventType::request_start, span, run.attempt_span);
+    start.attempt = run.info.attempts;
+    start.tool_turn = tool_turn;
+    if (run.trace.content && !request.messages.empty()) start.content = request.messages.back().text;
+    run.trace.emit(start);
+}
+
+void emit_request_ok(const Run& run, const ModelReply& reply, const std::string& span, int tool_turn,
+                     std::chrono::steady_clock::time_point started) {
+    Event end = run.trace.make(EventType::request_end, span, run.attempt_span);
+    end.attempt = run.info.attempts;
+    end.tool_turn = tool_turn;
+    end.outcome = "ok";
+    end.duration = since(started);
+    end.http_status = reply.http_status;
+    end.request_id = reply.request_id;
+    end.bytes_sent = reply.bytes_sent;
+    end.bytes_received = reply.bytes_received;
+    end.usage = reply.usage;
+    end.finish_reason = std::string(to_string(reply.finish));
+    if (run.trace.content) end.content = reply.text;
+    run.trace.emit(end);
+}
+
+void emit_request_failed(const Run& run, const std::string& span, int tool_turn,
+                         std::chrono::steady_clock::time_point started, std::exception_ptr failure, bool cancelled) {
+    Event end = run.trace.make(EventType::request_end, span, run.attempt_span);
+    end.attempt = run.info.attempts;
+    end.tool_turn = tool_turn;
+    end.duration = since(started);
+    RunTrace::describe_failure(end, failure, cancelled);
+    run.trace.emit(end);
+}
+
+/// Sends one request with request_start/request_end events around it.
+asio::awaitable<ModelReply> send_observed_request(Run& run, ModelRequest& request, int tool_turn, std::string span) {
     request.on_retry = [&run, span](int retry, std::chrono::milliseconds delay, const Diagnostics& why) {
         Event e = run.trace.make(EventType::retry_scheduled, span, run.attempt_span);
         e.attempt = run.info.attempts;
@@ -159,87 +190,191 @@ asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int to
         e.reason = why.message.empty() ? "retry " + std::to_string(retry) : why.message;
         run.trace.emit(e);
     };
-    Event start = run.trace.make(EventType::request_start, span, run.attempt_span);
-    start.attempt = run.info.attempts;
-    start.tool_turn = tool_turn;
-    if (run.trace.content && !request.messages.empty()) start.content = request.messages.back().text;
-    run.trace.emit(start);
+    emit_request_start(run, request, span, tool_turn);
     const auto started = std::chrono::steady_clock::now();
     std::exception_ptr failure;
     try {
         ModelReply reply = co_await run.provider->complete(request);
-        Event end = run.trace.make(EventType::request_end, span, run.attempt_span);
-        end.attempt = run.info.attempts;
-        end.tool_turn = tool_turn;
-        end.outcome = "ok";
-        end.duration = since(started);
-        end.http_status = reply.http_status;
-        end.request_id = reply.request_id;
-        end.bytes_sent = reply.bytes_sent;
-        end.bytes_received = reply.bytes_received;
-        end.usage = reply.usage;
-        end.finish_reason = std::string(to_string(reply.finish));
-        if (run.trace.content) end.content = reply.text;
-        run.trace.emit(end);
+        emit_request_ok(run, reply, span, tool_turn, started);
         co_return reply;
     } catch (...) {
         failure = std::current_exception();
     }
-    Event end = run.trace.make(EventType::request_end, span, run.attempt_span);
-    end.attempt = run.info.attempts;
-    end.tool_turn = tool_turn;
-    end.duration = since(started);
-    RunTrace::describe_failure(end, failure, co_await cancelled_by_caller());
-    run.trace.emit(end);
+    emit_request_failed(run, span, tool_turn, started, failure, co_await cancelled_by_caller());
     std::rethrow_exception(failure);
 }
 
-/// One attempt: the tool loop until the model answers, then (typed mode) the parse.
-asio::awaitable<Attempt> run_attempt(Run& run) {
-    // One request object for the whole attempt: its messages are the transcript, so a tool turn appends
-    // to it instead of copying the transcript, tool specs and output schema into a new request.
-    ModelRequest request = build_request(run.settings(), *run.def, {}, ToolChoice::automatic);
-    std::vector<Message>& transcript = request.messages;
-    transcript.push_back(Message{Message::Role::user, run.prompt, {}, {}});
-    LoopState state;
-    const LoopRules rules{run.settings().max_tool_turns, run.settings().auto_finalize_missing_output, run.def->mode,
-                          run.def->output.get()};
-    for (;;) {
-        request.tool_choice = state.finalizing ? ToolChoice::none : ToolChoice::automatic;
-        request.headers.clear();
-        request.on_retry = nullptr;
-        ModelReply reply = co_await send_request(run, request, state.tool_turns);
-        run.info.usage += reply.usage;
-        const Step step = decide_step(reply, state, rules);
-        if (step == Step::finish) {
-            if (run.accept) run.accept(reply.text);
-            co_return Attempt{std::move(reply.text), state.tool_turns};
-        }
-        if (step == Step::finalize) {
-            if (run.trace.on()) {
-                Event e = run.trace.make(EventType::finalize, run.attempt_span, run.trace.command_span);
-                e.attempt = run.info.attempts;
-                e.reason = snippet(reply.text);
-                run.trace.emit(e);
-            }
-            transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), {}, {}});
-            transcript.push_back(Message{Message::Role::user, finalize_prompt(), {}, {}});
-            continue;
-        }
-        const ToolTrace tool_trace{&run.trace, run.attempt_span, run.info.attempts};
-        ToolContext context{run.runtime->blocking_executor(), run.runtime, run.info.run_id,
-                            run.trace.on() ? &tool_trace : nullptr};
-        std::vector<ToolResult> results =
-            co_await run_tool_calls(reply.tool_calls, run.tools, run.settings().parallel_tools_max, std::move(context));
-        transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
-        transcript.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
+/// Sends one request, reporting it as a span under the current attempt when observed. Not a coroutine:
+/// an unobserved request is the provider's own awaitable, without a frame of its own.
+asio::awaitable<ModelReply> send_request(Run& run, ModelRequest& request, int tool_turn) {
+    ++run.info.requests;
+    const bool observed = run.trace.on();
+    std::string span = observed || run.settings().propagate_traceparent ? new_span_id() : std::string();
+    if (run.settings().propagate_traceparent)
+        request.headers.emplace_back("traceparent", "00-" + run.trace.trace_id + "-" + span + "-01");
+    if (!observed) return run.provider->complete(request);
+    return send_observed_request(run, request, tool_turn, std::move(span));
+}
+
+void emit_finalize(const Run& run, const std::string& text) {
+    Event e = run.trace.make(EventType::finalize, run.attempt_span, run.trace.command_span);
+    e.attempt = run.info.attempts;
+    e.reason = snippet(text);
+    run.trace.emit(e);
+}
+
+void emit_attempt_start(const Run& run, int attempt) {
+    Event e = run.trace.make(EventType::attempt_start, run.attempt_span, run.trace.command_span);
+    e.attempt = attempt;
+    run.trace.emit(e);
+}
+
+void emit_attempt_ok(const Run& run, int attempt, std::chrono::steady_clock::time_point started, int tool_turns) {
+    Event e = run.trace.make(EventType::attempt_end, run.attempt_span, run.trace.command_span);
+    e.attempt = attempt;
+    e.outcome = "ok";
+    e.duration = since(started);
+    e.tool_turn = tool_turns;
+    run.trace.emit(e);
+}
+
+void emit_attempt_failed(const Run& run, int attempt, std::chrono::steady_clock::time_point started,
+                         std::exception_ptr failure, bool cancelled) {
+    Event e = run.trace.make(EventType::attempt_end, run.attempt_span, run.trace.command_span);
+    e.attempt = attempt;
+    e.duration = since(started);
+    RunTrace::describe_failure(e, failure, cancelled);
+    run.trace.emit(e);
+}
+
+void emit_command_retry(const Run& run, int attempt, std::chrono::milliseconds delay, std::exception_ptr failure) {
+    Event e = run.trace.make(EventType::retry_scheduled, run.attempt_span, run.trace.command_span);
+    e.attempt = attempt;
+    e.retry_level = "command";
+    e.delay = delay;
+    RunTrace::describe_failure(e, failure, false);
+    e.reason = e.error_message;
+    e.outcome.clear();
+    run.trace.emit(e);
+}
+
+void emit_command_start(const Run& run) {
+    Event e = run.trace.make(EventType::command_start, run.trace.command_span, {});
+    if (run.trace.content) e.content = run.prompt;
+    run.trace.emit(e);
+}
+
+void emit_command_end(const Run& run, std::exception_ptr failure, bool cancelled) {
+    Event e = run.trace.make(EventType::command_end, run.trace.command_span, {});
+    e.attempt = run.info.attempts;
+    e.duration = run.info.duration;
+    e.usage = run.info.usage;
+    e.tool_turn = run.info.tool_turns;
+    if (failure) {
+        RunTrace::describe_failure(e, failure, cancelled);
+    } else {
+        e.outcome = "ok";
+        if (run.trace.content) e.content = run.info.text;
+    }
+    run.trace.emit(e);
+}
+
+/// The last attempt failed: rethrows its error, recording the attempts (other exceptions are wrapped in
+/// CommandError(other)).
+[[noreturn]] void throw_final_failure(const Run& run, int attempt, std::exception_ptr failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (CommandError& e) {
+        e.record_attempts(attempt);
+        throw;
+    } catch (const ConfigurationError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw CommandError(ErrorKind::other,
+                           "command '" + run.def->name + "' failed after " + std::to_string(attempt) +
+                               (attempt == 1 ? " attempt: " : " attempts: ") +
+                               boost::core::demangle(typeid(e).name()) + ": " + e.what(),
+                           {}, failure, attempt);
     }
 }
 
+/// The jittered backoff before attempt `attempt + 1`, honouring a provider's Retry-After.
+std::chrono::milliseconds command_retry_delay(const Run& run, int attempt, std::exception_ptr failure,
+                                              std::unique_ptr<std::mt19937_64>& rng) {
+    std::optional<std::chrono::milliseconds> retry_after;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const CommandError& e) {
+        retry_after = e.diagnostics().retry_after;
+    } catch (...) {
+    }
+    if (!rng) rng = std::make_unique<std::mt19937_64>(std::random_device{}());
+    return retry::backoff_delay(attempt - 1, run.settings().backoff_initial, run.settings().backoff_max, retry_after,
+                                run.settings().retry_after_max, *rng);
+}
+
+/// The first request of an attempt: its messages are the transcript, so a tool turn appends to it
+/// instead of copying the transcript, tool specs and output schema into a new request.
+ModelRequest first_request(const Run& run) {
+    ModelRequest request = build_request(run.settings(), *run.def, {}, ToolChoice::automatic);
+    request.messages.push_back(Message{Message::Role::user, run.prompt, {}, {}});
+    return request;
+}
+
+/// Prepares `request` for the next turn (tool choice; headers and the retry hook are per send).
+void next_turn(ModelRequest& request, const LoopState& state) {
+    request.tool_choice = state.finalizing ? ToolChoice::none : ToolChoice::automatic;
+    request.headers.clear();
+    request.on_retry = nullptr;
+}
+
+/// Takes a reply into the attempt: usage, the next step, and for finish/finalize what they do.
+Step take_reply(Run& run, ModelRequest& request, LoopState& state, ModelReply& reply) {
+    run.info.usage += reply.usage;
+    const LoopRules rules{run.settings().max_tool_turns, run.settings().auto_finalize_missing_output, run.def->mode,
+                          run.def->output.get()};
+    const Step step = decide_step(reply, state, rules);
+    if (step == Step::finish) {
+        if (run.accept) run.accept(reply.text);
+    } else if (step == Step::finalize) {
+        if (run.trace.on()) emit_finalize(run, reply.text);
+        request.messages.push_back(Message{Message::Role::assistant, std::move(reply.text), {}, {}});
+        request.messages.push_back(Message{Message::Role::user, finalize_prompt(), {}, {}});
+    }
+    return step;
+}
+
+/// Runs the reply's tool calls and appends the call and its results to the transcript. A coroutine of
+/// its own, so the tool machinery is in memory only while tools run, not while the model is asked.
+asio::awaitable<void> run_tool_turn(Run& run, std::vector<Message>& transcript, ModelReply reply) {
+    const ToolTrace tool_trace{&run.trace, run.attempt_span, run.info.attempts};
+    ToolContext context{run.runtime->blocking_executor(), run.runtime, run.info.run_id,
+                        run.trace.on() ? &tool_trace : nullptr};
+    std::vector<ToolResult> results =
+        co_await run_tool_calls(reply.tool_calls, run.tools, run.settings().parallel_tools_max, std::move(context));
+    transcript.push_back(Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
+    transcript.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
+}
+
+/// One attempt: the tool loop until the model answers, then (typed mode) the parse. Its frame is alive
+/// for the whole attempt in every in-flight command, so the work between requests is in plain
+/// functions and in run_tool_turn.
+asio::awaitable<Attempt> run_attempt(Run& run) {
+    ModelRequest request = first_request(run);
+    LoopState state;
+    for (;;) {
+        next_turn(request, state);
+        ModelReply reply = co_await send_request(run, request, state.tool_turns);
+        const Step step = take_reply(run, request, state, reply);
+        if (step == Step::finish) co_return Attempt{std::move(reply.text), state.tool_turns};
+        if (step == Step::run_tools) co_await run_tool_turn(run, request.messages, std::move(reply));
+    }
+}
+
+/// One attempt bounded by the attempt timeout, if any. Not a coroutine: no frame when unbounded.
 asio::awaitable<Attempt> run_bounded_attempt(Run& run) {
-    if (run.settings().timeout.count() <= 0) co_return co_await run_attempt(run);
-    co_return co_await with_timeout(run_attempt(run), run.settings().timeout, "command '" + run.def->name + "' attempt",
-                                    "attempt");
+    if (run.settings().timeout.count() <= 0) return run_attempt(run);
+    return with_timeout(run_attempt(run), run.settings().timeout, "command '" + run.def->name + "' attempt", "attempt");
 }
 
 /// Attempts with backoff until success, a non-retryable failure or the last attempt.
@@ -252,73 +387,24 @@ asio::awaitable<void> run_attempts(Run& run) {
         const bool observed = run.trace.on();
         run.attempt_span = observed ? new_span_id() : std::string();
         const auto started = std::chrono::steady_clock::now();
-        if (observed) {
-            Event e = run.trace.make(EventType::attempt_start, run.attempt_span, run.trace.command_span);
-            e.attempt = attempt;
-            run.trace.emit(e);
-        }
+        if (observed) emit_attempt_start(run, attempt);
         std::exception_ptr failure;
         try {
             Attempt result = co_await run_bounded_attempt(run);
             run.info.text = std::move(result.text);
             run.info.tool_turns = result.tool_turns;
-            if (observed) {
-                Event e = run.trace.make(EventType::attempt_end, run.attempt_span, run.trace.command_span);
-                e.attempt = attempt;
-                e.outcome = "ok";
-                e.duration = since(started);
-                e.tool_turn = result.tool_turns;
-                run.trace.emit(e);
-            }
+            if (observed) emit_attempt_ok(run, attempt, started, result.tool_turns);
             co_return;
         } catch (...) {
             failure = std::current_exception();
         }
         const bool cancelled = co_await cancelled_by_caller();
-        if (observed) {
-            Event e = run.trace.make(EventType::attempt_end, run.attempt_span, run.trace.command_span);
-            e.attempt = attempt;
-            e.duration = since(started);
-            RunTrace::describe_failure(e, failure, cancelled);
-            run.trace.emit(e);
-        }
+        if (observed) emit_attempt_failed(run, attempt, started, failure, cancelled);
         if (cancelled) std::rethrow_exception(failure);
-        if (attempt >= run.settings().retry || !should_retry(run.settings(), failure)) {
-            try {
-                std::rethrow_exception(failure);
-            } catch (CommandError& e) {
-                e.record_attempts(attempt);
-                throw;
-            } catch (const ConfigurationError&) {
-                throw;
-            } catch (const std::exception& e) {
-                throw CommandError(ErrorKind::other,
-                                   "command '" + run.def->name + "' failed after " + std::to_string(attempt) +
-                                       (attempt == 1 ? " attempt: " : " attempts: ") +
-                                       boost::core::demangle(typeid(e).name()) + ": " + e.what(),
-                                   {}, failure, attempt);
-            }
-        }
-        std::optional<std::chrono::milliseconds> retry_after;
-        try {
-            std::rethrow_exception(failure);
-        } catch (const CommandError& e) {
-            retry_after = e.diagnostics().retry_after;
-        } catch (...) {
-        }
-        if (!rng) rng = std::make_unique<std::mt19937_64>(std::random_device{}());
-        const auto delay = retry::backoff_delay(attempt - 1, run.settings().backoff_initial, run.settings().backoff_max,
-                                                retry_after, run.settings().retry_after_max, *rng);
-        if (run.trace.on()) {
-            Event e = run.trace.make(EventType::retry_scheduled, run.attempt_span, run.trace.command_span);
-            e.attempt = attempt;
-            e.retry_level = "command";
-            e.delay = delay;
-            RunTrace::describe_failure(e, failure, false);
-            e.reason = e.error_message;
-            e.outcome.clear();
-            run.trace.emit(e);
-        }
+        if (attempt >= run.settings().retry || !should_retry(run.settings(), failure))
+            throw_final_failure(run, attempt, failure);
+        const auto delay = command_retry_delay(run, attempt, failure, rng);
+        if (run.trace.on()) emit_command_retry(run, attempt, delay, failure);
         if (delay.count() > 0) {
             asio::steady_timer timer(co_await asio::this_coro::executor, delay);
             co_await timer.async_wait(asio::use_awaitable);
@@ -326,14 +412,13 @@ asio::awaitable<void> run_attempts(Run& run) {
     }
 }
 
-}  // namespace
-
-asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std::string prompt, Settings call,
-                                     Runtime* runtime, std::function<void(std::string_view)> accept) {
-    const auto started = std::chrono::steady_clock::now();
-    Run run;
+/// Fills `run` for a call (settings, provider, ids). A plain function, so its temporaries stay out of
+/// run_command's frame.
+void start_run(Run& run, std::shared_ptr<const CommandDef> def, std::string prompt, const Settings* call,
+               Runtime* runtime, std::function<void(std::string_view)> accept) {
+    static const Settings no_overrides;
     run.runtime = runtime ? runtime : &Runtime::global();
-    CallSettings resolved = resolve_call_shared(def, call, *run.runtime);
+    CallSettings resolved = resolve_call_shared(def, call ? *call : no_overrides, *run.runtime);
     run.resolved = std::move(resolved.settings);
     run.tools = std::move(resolved.tools);
     run.def = std::move(def);
@@ -344,44 +429,40 @@ asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std:
     run.trace = RunTrace{run.runtime,       run.info.run_id,     {},
                          {},                run.def->name,       run.settings().model,
                          std::string(run.provider->name()),      run.runtime->captures_content()};
-    const bool observed = run.trace.on();
     // Trace ids are drawn only when something reads them: observers or a traceparent header.
-    if (observed || run.settings().propagate_traceparent) {
+    if (run.trace.on() || run.settings().propagate_traceparent) {
         run.trace.trace_id = new_trace_id();
         run.trace.command_span = new_span_id();
     }
+}
 
-    if (observed) {
-        Event e = run.trace.make(EventType::command_start, run.trace.command_span, {});
-        if (run.trace.content) e.content = run.prompt;
-        run.trace.emit(e);
-    }
+/// The attempts, bounded by the command deadline if any. Not a coroutine: no frame when unbounded.
+asio::awaitable<void> run_within_deadline(Run& run) {
+    if (run.settings().deadline.count() <= 0) return run_attempts(run);
+    return with_timeout(run_attempts(run), run.settings().deadline, "command '" + run.def->name + "'", "deadline");
+}
+
+}  // namespace
+
+asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> def, std::string prompt,
+                                     std::shared_ptr<const Settings> call,
+                                     Runtime* runtime, std::function<void(std::string_view)> accept) {
+    const auto started = std::chrono::steady_clock::now();
+    Run run;
+    start_run(run, std::move(def), std::move(prompt), call.get(), runtime, std::move(accept));
+    const bool observed = run.trace.on();
+    if (observed) emit_command_start(run);
     std::exception_ptr failure;
     try {
-        if (run.settings().deadline.count() > 0)
-            co_await with_timeout(run_attempts(run), run.settings().deadline, "command '" + run.def->name + "'",
-                                  "deadline");
-        else
-            co_await run_attempts(run);
+        co_await run_within_deadline(run);
     } catch (...) {
         failure = std::current_exception();
     }
     run.info.duration = std::chrono::steady_clock::now() - started;
     run.runtime->record_usage(run.info.usage);
-    if (observed) {
-        Event e = run.trace.make(EventType::command_end, run.trace.command_span, {});
-        e.attempt = run.info.attempts;
-        e.duration = run.info.duration;
-        e.usage = run.info.usage;
-        e.tool_turn = run.info.tool_turns;
-        if (failure) {
-            RunTrace::describe_failure(e, failure, co_await cancelled_by_caller());
-        } else {
-            e.outcome = "ok";
-            if (run.trace.content) e.content = run.info.text;
-        }
-        run.trace.emit(e);
-    }
+    bool cancelled = false;
+    if (observed && failure) cancelled = co_await cancelled_by_caller();
+    if (observed) emit_command_end(run, failure, cancelled);
     if (failure) std::rethrow_exception(failure);
     co_return std::move(run.info);
 }

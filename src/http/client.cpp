@@ -1018,7 +1018,8 @@ private:
 
 }  // namespace
 
-asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(const Request& request, ResolvedSettings::Http settings) {
+asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(const Request& request,
+                                                          const ResolvedSettings::Http& settings) {
     const std::shared_ptr<const Route> route = impl_->route_for(request.url);
     auto executor = co_await asio::this_coro::executor;
     auto stream = std::make_unique<StreamImpl>(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);
@@ -1026,7 +1027,7 @@ asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(const Request& req
     co_return stream;
 }
 
-asio::awaitable<Response> Client::send(const Request& request, ResolvedSettings::Http settings) {
+asio::awaitable<Response> Client::send(const Request& request, const ResolvedSettings::Http& settings) {
     const std::shared_ptr<const Route> route = impl_->route_for(request.url);
     auto executor = co_await asio::this_coro::executor;
     Exchange exchange(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);

@@ -102,10 +102,10 @@ public:
     /// Sends `request` on the calling coroutine's executor and reads the whole response.
     /// `settings` gives this request's timeouts, size limit and TLS options (pools are also keyed by
     /// the TLS options, so connections made with a custom CA are never used for other requests).
-    /// `request` is taken by reference and must stay alive until the operation completes: co_await
-    /// the call directly (a temporary argument lives until then), or keep the request in the frame
-    /// of the coroutine that awaits it. Nothing of it is read after the operation completes.
-    boost::asio::awaitable<Response> send(const Request& request, ResolvedSettings::Http settings);
+    /// `request` and `settings` are taken by reference and must stay alive until the operation
+    /// completes: co_await the call directly (a temporary argument lives until then), or keep them in
+    /// the frame of the coroutine that awaits it. Nothing of them is read after the operation completes.
+    boost::asio::awaitable<Response> send(const Request& request, const ResolvedSettings::Http& settings);
     /// Sends `request` and returns once the response headers have arrived. The request line, Host,
     /// User-Agent (both overridable by request headers) and, when there is a body or the method is
     /// POST, PUT or OPTIONS, Content-Length are written by the client; Content-Length and
@@ -115,7 +115,7 @@ public:
     /// message names the header, never its value). `request` must stay alive until the operation
     /// completes, as for send(); the returned stream does not refer to it.
     boost::asio::awaitable<std::unique_ptr<ResponseStream>> open(const Request& request,
-                                                                  ResolvedSettings::Http settings);
+                                                                  const ResolvedSettings::Http& settings);
 
     /// Counters for tests and benchmarks (over all pools of this Client).
     struct Stats {

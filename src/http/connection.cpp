@@ -178,7 +178,7 @@ asio::awaitable<void> open_tunnel(beast::tcp_stream& stream, Endpoint endpoint, 
 
 }  // namespace
 
-asio::awaitable<std::unique_ptr<Connection>> connect(Endpoint endpoint, ResolvedSettings::Http settings) {
+asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, const ResolvedSettings::Http& settings) {
     auto executor = co_await asio::this_coro::executor;
     const bool via_proxy = endpoint.proxy.has_value();
     const std::string host = via_proxy ? endpoint.proxy->host : endpoint.url.host;
@@ -186,13 +186,20 @@ asio::awaitable<std::unique_ptr<Connection>> connect(Endpoint endpoint, Resolved
     const std::string authority = via_proxy ? endpoint.url_authority + " via proxy " + host + ":" + std::to_string(port)
                                             : endpoint.url_authority;
 
-    tcp::resolver::results_type addresses = co_await resolve(host, port, settings.resolve_timeout);
-
     auto stream = std::make_unique<beast::tcp_stream>(executor);
     boost::system::error_code ec;
-    stream->expires_after(settings.connect_timeout);
-    const tcp::endpoint connected = co_await stream->async_connect(addresses, asio::redirect_error(asio::use_awaitable, ec));
-    (void)connected;
+    const asio::ip::address literal = asio::ip::make_address(host, ec);
+    if (!ec) {
+        stream->expires_after(settings.connect_timeout);
+        co_await stream->async_connect(tcp::endpoint(literal, port), asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+        ec = {};
+        tcp::resolver::results_type addresses = co_await resolve(host, port, settings.resolve_timeout);
+        stream->expires_after(settings.connect_timeout);
+        const tcp::endpoint connected =
+            co_await stream->async_connect(addresses, asio::redirect_error(asio::use_awaitable, ec));
+        (void)connected;
+    }
     if (ec) {
         asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
         fail_io(ec, is_cancelled(state), authority, "connect", settings.connect_timeout, true);

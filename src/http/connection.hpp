@@ -70,8 +70,11 @@ struct Connection {
 
 /// Resolves, connects (through the proxy with CONNECT for https), and performs the TLS handshake, each
 /// phase bounded by its timeout. Throws alloy::CommandError (phase resolve / connect / proxy /
-/// tls_handshake; kind connection, timeout or cancelled).
-boost::asio::awaitable<std::unique_ptr<Connection>> connect(Endpoint endpoint,
-                                                            ResolvedSettings::Http settings);
+/// tls_handshake; kind connection, timeout or cancelled). A host that is an IP address is connected
+/// to directly, without the resolver. `endpoint` and `settings` must outlive the operation (the pool
+/// and the request that connect own them): with thousands of connects at once, copies in every frame
+/// add up.
+boost::asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint,
+                                                            const ResolvedSettings::Http& settings);
 
 }  // namespace alloy::http

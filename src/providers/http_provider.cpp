@@ -150,28 +150,38 @@ private:
     bool ended_ = false;
 };
 
+/// The reply of a successful response.
+ModelReply take_reply(const Adapter& adapter, const http::Request& request, const http::Response& response) {
+    ModelReply reply = adapter.parse_reply(response.headers, response.body);
+    reply.http_status = response.status;
+    reply.bytes_sent = request.body.size();
+    reply.bytes_received = response.body.size();
+    return reply;
+}
+
+/// Why a failed response may be retried; throws CommandError(provider_status) when it may not.
+std::unique_ptr<Diagnostics> retryable_status(const Adapter& adapter, const http::Response& response, bool last) {
+    Diagnostics diag = adapter.parse_error(response.status, response.headers, response.body);
+    if (!diag.retryable || last) throw status_error(diag);
+    return std::make_unique<Diagnostics>(std::move(diag));
+}
+
+// Keeps its frame small (it is alive for the whole request, in every in-flight command): the
+// success and failure paths build their values in plain functions.
 asio::awaitable<ModelReply> run_complete(std::shared_ptr<detail::HttpProviderState> shared, http::Request request,
                                          RetryObserver request_hook) {
     const int retries = std::max(shared->options.http.request_retries, 0);
     for (int attempt = 0;; ++attempt) {
-        Diagnostics retry_diag;
+        std::unique_ptr<Diagnostics> retry_diag;
         try {
-            http::Response response = co_await shared->client->send(request, shared->options.http);
-            if (is_success(response.status)) {
-                ModelReply reply = shared->adapter->parse_reply(response.headers, response.body);
-                reply.http_status = response.status;
-                reply.bytes_sent = request.body.size();
-                reply.bytes_received = response.body.size();
-                co_return reply;
-            }
-            Diagnostics diag = shared->adapter->parse_error(response.status, response.headers, response.body);
-            if (!diag.retryable || attempt >= retries) throw status_error(diag);
-            retry_diag = std::move(diag);
+            const http::Response response = co_await shared->client->send(request, shared->options.http);
+            if (is_success(response.status)) co_return take_reply(*shared->adapter, request, response);
+            retry_diag = retryable_status(*shared->adapter, response, attempt >= retries);
         } catch (const CommandError& e) {
             if (!transport_retryable(e) || attempt >= retries) throw;
-            retry_diag = e.diagnostics();
+            retry_diag = std::make_unique<Diagnostics>(e.diagnostics());
         }
-        co_await wait_before_retry(shared, attempt, std::move(retry_diag), request_hook);
+        co_await wait_before_retry(shared, attempt, std::move(*retry_diag), request_hook);
     }
 }
 
@@ -241,10 +251,9 @@ std::string_view HttpProvider::name() const noexcept { return shared_->adapter->
 ProviderCapabilities HttpProvider::capabilities() const noexcept { return shared_->adapter->capabilities(); }
 
 // Both operations build the wire request before suspending, so `request` is not read afterwards.
+// complete() is not a coroutine itself: the run's frame is the only one per request.
 asio::awaitable<ModelReply> HttpProvider::complete(const ModelRequest& request) {
-    http::Request wire = build_wire(*shared_->adapter, request, false);
-    ModelReply reply = co_await run_complete(shared_, std::move(wire), request.on_retry);
-    co_return reply;
+    return run_complete(shared_, build_wire(*shared_->adapter, request, false), request.on_retry);
 }
 
 asio::awaitable<std::unique_ptr<ReplyStream>> HttpProvider::stream(const ModelRequest& request) {
