@@ -27,7 +27,20 @@ run() {  # run LABEL alloy-bench options...
     printf ',"exit_status":%d}\n' "$status"
 }
 
+# The floor: a bare keep-alive HTTP round trip with wrk (when installed), wrk's own CPU per request.
+wrk_floor() {
+    command -v wrk >/dev/null || { echo '{"label":"wrk_floor","skipped":"wrk not installed"}'; return; }
+    local out times
+    out=$(mktemp)
+    times=$( { /usr/bin/time -f "%U %S" wrk -t1 -c64 -d5s -s "$(dirname "$0")/wrk_post.lua" \
+        "$URL/chat/completions" >"$out"; } 2>&1 | tail -1)
+    awk -v t="$times" '/requests in/ {n=$1} /Requests\/sec/ {rps=$2}
+        END {split(t, c, " "); printf "{\"label\":\"wrk_floor\",\"requests\":%d,\"requests_per_s\":%s,\"wrk_cpu_us_per_request\":%.2f}\n", n, rps, (c[1]+c[2])*1e6/n}' "$out"
+    rm -f "$out"
+}
+
 start_mock
+wrk_floor
 run typed_c64       --scenario typed --concurrency 64 --commands 20000 --warmup 1000
 run tool_c64        --scenario tool  --concurrency 64 --commands 20000 --warmup 1000
 run tool_c64_2thr   --scenario tool  --concurrency 64 --commands 20000 --warmup 1000 --threads 2
