@@ -185,8 +185,11 @@ Command<T, Builder> command(std::string name, Builder builder, Settings options 
     def->name = std::move(name);
     def->options = std::move(options);
     def->mode = detail::output_mode<T>();
-    if constexpr (detail::output_mode<T>() == detail::OutputMode::typed) 
-        def->output = std::make_shared<const OutputSpec>(alloy::output_spec<T>());
+    if constexpr (detail::output_mode<T>() == detail::OutputMode::typed) {
+        OutputSpec spec = alloy::output_spec<T>();
+        spec.schema_json = detail::serialize_schema(spec.schema);
+        def->output = std::make_shared<const OutputSpec>(std::move(spec));
+    }
     return Command<T, Builder>(std::move(def), std::make_shared<const Builder>(std::move(builder)));
 }
 

@@ -62,6 +62,10 @@ struct OutputSpec {
     std::string name;             ///< schema name (tool-name characters only), e.g. "Invoice"
     boost::json::object schema;   ///< strict JSON Schema; root is always an object
     bool wrapped = false;         ///< true when the real output is the root's "value" property
+    /// `schema` as JSON text, set once for a command definition (whose spec is then immutable) so
+    /// adapters splice the text into each request body instead of copying the tree. Leave it empty
+    /// when building or changing a spec yourself: adapters then serialise `schema`.
+    std::string schema_json;
 };
 
 /// Whether the model may call tools in this request.

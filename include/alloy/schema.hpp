@@ -73,6 +73,8 @@ void require_non_strict(SchemaMode mode, const std::string& type, std::string_vi
 std::string output_name(std::string_view type_name);
 /// Wraps a non-object root schema as {"type":"object","properties":{"value":...},...}.
 boost::json::object wrap_value_schema(boost::json::object schema);
+/// Compact JSON text of a schema (OutputSpec::schema_json).
+std::string serialize_schema(const boost::json::object& schema);
 /// Unwraps {"value": x} of a wrapped output (the bare x is accepted too).
 const boost::json::value& unwrap_output(const boost::json::value& v, const OutputSpec& spec);
 /// The CommandError(output_parse) for a reply that did not convert into the output type.

@@ -1,6 +1,7 @@
 #include <alloy/schema.hpp>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -242,6 +243,8 @@ std::string output_name(std::string_view type_name) {
     while (!out.empty() && out.back() == '_') out.pop_back();
     return out.empty() ? std::string("output") : out;
 }
+
+std::string serialize_schema(const boost::json::object& schema) { return boost::json::serialize(schema); }
 
 boost::json::object wrap_value_schema(boost::json::object schema) {
     boost::json::object properties;

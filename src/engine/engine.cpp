@@ -333,6 +333,16 @@ Step take_reply(Run& run, ModelRequest& request, LoopState& state, ModelReply& r
     run.info.usage += reply.usage;
     const LoopRules rules{run.settings().max_tool_turns, run.settings().auto_finalize_missing_output, run.def->mode,
                           run.def->output.get()};
+    if (run.accept && rules.mode == OutputMode::typed && (reply.tool_calls.empty() || state.finalizing)) {
+        // An answer that parses into T is complete: parsing it is the whole check, done once. One that
+        // does not is judged below (finalize when the output is missing, else the parse error again).
+        try {
+            run.accept(reply.text);
+            return Step::finish;
+        } catch (const CommandError& e) {
+            if (e.kind() != ErrorKind::output_parse) throw;
+        }
+    }
     const Step step = decide_step(reply, state, rules);
     if (step == Step::finish) {
         if (run.accept) run.accept(reply.text);

@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <atomic>
 #include <cctype>
@@ -103,9 +104,60 @@ std::string join_url(std::string_view base, std::string_view path) {
     return url;
 }
 
-std::string serialize_body(const boost::json::object& body) {
-    // Serialises through a stack buffer first, so a body up to its size costs one exact allocation.
-    return boost::json::serialize(body);
+std::string serialize_body(const boost::json::object& body, const RawMember* raw) {
+    const bool splice = raw && !body.contains(raw->key);
+    const std::size_t extra = splice ? raw->key.size() + raw->value.size() + 8 : 0;
+    // Serialised into one buffer with room for the spliced member: one allocation for most bodies.
+    boost::json::serializer serializer;
+    serializer.reset(&body);
+    std::string text;
+    text.resize(1024 + extra);
+    std::size_t used = 0;
+    while (!serializer.done()) {
+        if (text.size() - used < extra + 64) text.resize(text.size() * 2);
+        used += serializer.read(text.data() + used, text.size() - used - extra).size();
+    }
+    text.resize(used);
+    if (!splice) return text;
+    // text is "{...}": the member goes before the closing brace, after a comma unless the body is empty.
+    text.pop_back();
+    if (text.size() > 1) text += ',';
+    append_json_quoted(text, raw->key);
+    text += ':';
+    text += raw->value;
+    text += '}';
+    return text;
+}
+
+std::string format_member(std::string_view prefix, std::string_view name, std::string_view middle,
+                          std::string_view schema_json, std::string_view suffix) {
+    std::string out;
+    out.reserve(prefix.size() + name.size() + 2 + middle.size() + schema_json.size() + suffix.size());
+    out += prefix;
+    append_json_quoted(out, name);
+    out += middle;
+    out += schema_json;
+    out += suffix;
+    return out;
+}
+
+void append_json_quoted(std::string& out, std::string_view text) {
+    constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20) {
+            out += "\\u00";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
 }
 
 http::Request json_request(std::string url, std::string body, std::string_view accept) {

@@ -88,8 +88,24 @@ void merge_extra(boost::json::object& body, const boost::json::object& extra);
 /// `base` + `path` with exactly one slash between them.
 std::string join_url(std::string_view base, std::string_view path);
 
-/// Compact JSON text of a request body.
-std::string serialize_body(const boost::json::object& body);
+/// A body member whose value is JSON text already (an output schema serialised once per command
+/// definition), spliced into the serialised body instead of being copied into its tree.
+struct RawMember {
+    std::string_view key;
+    std::string_view value;  ///< JSON text
+};
+
+/// Compact JSON text of a request body, plus `raw` as a last member unless the body has that key
+/// already (set by `extra`, which overrides the adapter's fields).
+std::string serialize_body(const boost::json::object& body, const RawMember* raw = nullptr);
+
+/// Appends `text` as a JSON string literal, quotes included (control characters as \u00XX).
+void append_json_quoted(std::string& out, std::string_view text);
+
+/// The value of an output-format member as JSON text: `prefix`, the quoted name, `middle`, the schema
+/// text, `suffix` (one allocation).
+std::string format_member(std::string_view prefix, std::string_view name, std::string_view middle,
+                          std::string_view schema_json, std::string_view suffix);
 
 /// A POST request carrying `body` (JSON text) with the usual content headers and `Accept: accept`.
 http::Request json_request(std::string url, std::string body, std::string_view accept);

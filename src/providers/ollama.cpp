@@ -80,14 +80,17 @@ std::string build_body(const ModelRequest& request, std::string model) {
         }
         body["tools"] = std::move(tools);
     }
-    if (request.output) body["format"] = request.output->schema;
+    const bool splice_schema = request.output && !request.output->schema_json.empty();  // as in Chat
+    if (request.output && !splice_schema) body["format"] = request.output->schema;
     object options(sp);
     if (request.max_tokens) options["num_predict"] = *request.max_tokens;
     if (request.temperature) options["temperature"] = *request.temperature;
     if (!options.empty()) body["options"] = std::move(options);
     body["stream"] = request.stream;  // Ollama streams unless told otherwise
     merge_extra(body, request.extra);
-    return serialize_body(body);
+    if (!splice_schema) return serialize_body(body);
+    const RawMember format{"format", request.output->schema_json};
+    return serialize_body(body, &format);
 }
 
 void add_message(ModelReply& reply, const object& message, std::vector<std::string>* deltas) {

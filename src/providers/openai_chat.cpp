@@ -65,7 +65,10 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
         body["tools"] = std::move(tools);
         if (request.tool_choice == ToolChoice::none) body["tool_choice"] = "none";
     }
-    if (request.output) {
+    // The schema text of a command definition is spliced in after serialising; only a spec without it
+    // is copied into the tree.
+    const bool splice_schema = request.output && !request.output->schema_json.empty();
+    if (request.output && !splice_schema) {
         body["response_format"] = object({{"type", "json_schema"},
                                           {"json_schema", object({{"name", request.output->name},
                                                                   {"schema", request.output->schema},
@@ -80,7 +83,12 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
         body["stream_options"] = object({{"include_usage", true}}, sp);
     }
     merge_extra(body, request.extra);
-    return serialize_body(body);
+    if (!splice_schema) return serialize_body(body);
+    const std::string format_text =
+        format_member(R"({"type":"json_schema","json_schema":{"name":)", request.output->name, R"(,"schema":)",
+                      request.output->schema_json, R"(,"strict":true}})");
+    const RawMember format{"response_format", format_text};
+    return serialize_body(body, &format);
 }
 
 Usage parse_usage(const object& usage) {

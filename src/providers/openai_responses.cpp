@@ -64,7 +64,8 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
         body["tools"] = std::move(tools);
         if (request.tool_choice == ToolChoice::none) body["tool_choice"] = "none";
     }
-    if (request.output) {
+    const bool splice_schema = request.output && !request.output->schema_json.empty();  // as in Chat
+    if (request.output && !splice_schema) {
         body["text"] = object({{"format", object({{"type", "json_schema"},
                                                   {"name", request.output->name},
                                                   {"schema", request.output->schema},
@@ -77,7 +78,12 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
     body["store"] = false;
     if (request.stream) body["stream"] = true;
     merge_extra(body, request.extra);
-    return serialize_body(body);
+    if (!splice_schema) return serialize_body(body);
+    const std::string text_value =
+        format_member(R"({"format":{"type":"json_schema","name":)", request.output->name, R"(,"schema":)",
+                      request.output->schema_json, R"(,"strict":true}})");
+    const RawMember text{"text", text_value};
+    return serialize_body(body, &text);
 }
 
 Usage parse_usage(const object& usage) {
