@@ -85,10 +85,10 @@ public:
     }
     RequestTiming(const RequestTiming&) = delete;
     RequestTiming& operator=(const RequestTiming&) = delete;
-    alloy::ModelReply ok(alloy::ModelReply reply) {
+    alloy::ModelReply&& ok(alloy::ModelReply&& reply) {
         ok_ = true;
         if (r_) r_->request_ms.push_back(ms_since(started_));
-        return reply;
+        return std::move(reply);
     }
 
 private:

@@ -691,7 +691,7 @@ std::string serialize_head(const Request& request, const Url& url, const Endpoin
 /// the body into the string `sink` points at, without Beast's message and field containers.
 class ResponseParser final : public bhttp::basic_parser<false> {
 public:
-    ResponseParser() { headers.items.reserve(8); }
+    ResponseParser() = default;
 
     int status = 0;
     Headers headers;
@@ -700,7 +700,11 @@ public:
 
 private:
     void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
-    void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { status = code; }
+    void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+        status = code;
+        // Reserved only once the response starts: a parser waits for it, empty, in every in-flight request.
+        headers.items.reserve(8);
+    }
     void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
                        beast::error_code&) override {
         headers.items.emplace_back(to_lower(name), std::string(value));

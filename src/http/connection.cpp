@@ -178,15 +178,21 @@ asio::awaitable<void> open_tunnel(beast::tcp_stream& stream, Endpoint endpoint, 
 
 }  // namespace
 
-asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, const ResolvedSettings::Http& settings) {
-    auto executor = co_await asio::this_coro::executor;
-    const bool via_proxy = endpoint.proxy.has_value();
-    const std::string host = via_proxy ? endpoint.proxy->host : endpoint.url.host;
-    const std::uint16_t port = via_proxy ? endpoint.proxy->port : endpoint.url.port;
-    const std::string authority = via_proxy ? endpoint.url_authority + " via proxy " + host + ":" + std::to_string(port)
-                                            : endpoint.url_authority;
+namespace {
 
-    auto stream = std::make_unique<beast::tcp_stream>(executor);
+/// "host:port" of the origin, and of the proxy when there is one: names the peer in errors.
+std::string connect_authority(const Endpoint& endpoint) {
+    if (!endpoint.proxy) return endpoint.url_authority;
+    return endpoint.url_authority + " via proxy " + endpoint.proxy->host + ":" + std::to_string(endpoint.proxy->port);
+}
+
+/// The TCP connection to the origin or the proxy: resolution (skipped for an IP address) and connect.
+asio::awaitable<std::unique_ptr<beast::tcp_stream>> connect_tcp(const Endpoint& endpoint,
+                                                                const ResolvedSettings::Http& settings) {
+    const bool via_proxy = endpoint.proxy.has_value();
+    const std::string& host = via_proxy ? endpoint.proxy->host : endpoint.url.host;
+    const std::uint16_t port = via_proxy ? endpoint.proxy->port : endpoint.url.port;
+    auto stream = std::make_unique<beast::tcp_stream>(co_await asio::this_coro::executor);
     boost::system::error_code ec;
     const asio::ip::address literal = asio::ip::make_address(host, ec);
     if (!ec) {
@@ -202,20 +208,31 @@ asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, c
     }
     if (ec) {
         asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-        fail_io(ec, is_cancelled(state), authority, "connect", settings.connect_timeout, true);
+        fail_io(ec, is_cancelled(state), connect_authority(endpoint), "connect", settings.connect_timeout, true);
     }
     stream->socket().set_option(tcp::no_delay(true), ec);
+    co_return stream;
+}
+
+/// A plain HTTP connection. Its frame is small: thousands of connects may be in progress at once.
+asio::awaitable<std::unique_ptr<Connection>> connect_plain(const Endpoint& endpoint,
+                                                           const ResolvedSettings::Http& settings) {
+    auto connection = std::make_unique<Connection>();
+    connection->plain = co_await connect_tcp(endpoint, settings);
+    connection->plain->expires_never();
+    co_return connection;
+}
+
+/// An HTTPS connection: TCP, the CONNECT tunnel through a proxy, then the TLS handshake.
+asio::awaitable<std::unique_ptr<Connection>> connect_tls(const Endpoint& endpoint,
+                                                         const ResolvedSettings::Http& settings) {
+    std::unique_ptr<beast::tcp_stream> stream = co_await connect_tcp(endpoint, settings);
+    if (endpoint.proxy) co_await open_tunnel(*stream, endpoint, settings);
 
     auto connection = std::make_unique<Connection>();
-    if (!endpoint.url.tls()) {
-        stream->expires_never();
-        connection->plain = std::move(stream);
-        co_return connection;
-    }
-    if (via_proxy) co_await open_tunnel(*stream, endpoint, settings);
-
     connection->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *endpoint.tls_context);
     auto& tls = *connection->tls;
+    const std::string authority = connect_authority(endpoint);
     // SNI carries names only, never IP addresses (RFC 6066).
     boost::system::error_code address_ec;
     asio::ip::make_address(endpoint.url.host, address_ec);
@@ -227,6 +244,7 @@ asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, c
     } else {
         tls.set_verify_mode(ssl::verify_none);
     }
+    boost::system::error_code ec;
     connection->tcp().expires_after(settings.tls_timeout);
     co_await tls.async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -238,6 +256,13 @@ asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, c
     }
     connection->tcp().expires_never();
     co_return connection;
+}
+
+}  // namespace
+
+asio::awaitable<std::unique_ptr<Connection>> connect(const Endpoint& endpoint, const ResolvedSettings::Http& settings) {
+    if (endpoint.url.tls()) return connect_tls(endpoint, settings);
+    return connect_plain(endpoint, settings);
 }
 
 }  // namespace alloy::http

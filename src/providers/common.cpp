@@ -107,17 +107,16 @@ std::string join_url(std::string_view base, std::string_view path) {
 std::string serialize_body(const boost::json::object& body, const RawMember* raw) {
     const bool splice = raw && !body.contains(raw->key);
     const std::size_t extra = splice ? raw->key.size() + raw->value.size() + 8 : 0;
-    // Serialised into one buffer with room for the spliced member: one allocation for most bodies.
+    // Serialised through a stack buffer, so the string is allocated once at its final size: request
+    // bodies stay in memory for the whole request, in every in-flight command.
     boost::json::serializer serializer;
     serializer.reset(&body);
+    char buffer[4096];
     std::string text;
-    text.resize(1024 + extra);
-    std::size_t used = 0;
-    while (!serializer.done()) {
-        if (text.size() - used < extra + 64) text.resize(text.size() * 2);
-        used += serializer.read(text.data() + used, text.size() - used - extra).size();
-    }
-    text.resize(used);
+    std::string_view piece = serializer.read(buffer, sizeof buffer);
+    text.reserve(piece.size() + extra);
+    text.append(piece);
+    while (!serializer.done()) text.append(serializer.read(buffer, sizeof buffer));
     if (!splice) return text;
     // text is "{...}": the member goes before the closing brace, after a comma unless the body is empty.
     text.pop_back();
@@ -164,7 +163,7 @@ http::Request json_request(std::string url, std::string body, std::string_view a
     http::Request request;
     request.method = "POST";
     request.url = std::move(url);
-    request.headers.items.reserve(6);  // the three below, a credential, a version header, trace context
+    request.headers.items.reserve(4);  // the three below and a credential (the request lives as long as its exchange)
     request.headers.set("Content-Type", "application/json");
     request.headers.set("Accept", std::string(accept));
     request.headers.set("User-Agent", "alloy-cpp/0.1");
