@@ -834,81 +834,43 @@ struct Exchange {
     }
 };
 
-/// Writes the request and reads the response head into `exchange`, on an idle pooled connection or a
-/// new one; a reused connection that turns out stale is replaced once. The head is serialized once.
-/// `request` and `settings` belong to the awaiting caller.
-asio::awaitable<void> start_exchange(Exchange& exchange, const Request& request, const Url& url,
-                                     const ResolvedSettings::Http& settings) {
-    const std::shared_ptr<Pool>& pool = exchange.pool;
-    try {
-        const std::string head = serialize_head(request, url, pool->endpoint);
-        const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body)};
-        const bool head_request = request.method == "HEAD";
-        for (int attempt = 0;; ++attempt) {
-            const bool retry = attempt > 0;
-            Slot slot = take_slot(pool, settings, retry, false);
-            if (slot.full) {
-                Lease lease = co_await acquire(pool, settings, retry);
-                exchange.lease = std::move(lease);
-            } else {
-                exchange.lease = std::move(slot.lease);
-            }
-            if (!exchange.lease.connected()) {
-                std::unique_ptr<Connection> connection = co_await connect(pool->endpoint, settings);
-                ++pool->counters->opened;
-                exchange.lease.attach(std::move(connection));
-            }
-            ResponseParser& parser = exchange.parser.emplace();
-            parser.body_limit(settings.max_response_bytes);
-            parser.header_limit(64 * 1024);
-            if (head_request) parser.skip(true);
+// The steps of Client::exchange() that do not suspend, as plain functions: the exchange coroutine's
+// frame stays small (it is alive for every in-flight request).
 
-            Connection& connection = exchange.lease.connection();
-            boost::system::error_code ec;
-            Failure failure;
-            connection.tcp().expires_after(settings.write_timeout);
-            if (connection.tls) {
-                const std::size_t written = co_await asio::async_write(*connection.tls, message,
-                                                                       asio::redirect_error(asio::use_awaitable, ec));
-                (void)written;
-            } else {
-                const std::size_t written = co_await asio::async_write(*connection.plain, message,
-                                                                       asio::redirect_error(asio::use_awaitable, ec));
-                (void)written;
-            }
-            if (ec) {
-                failure = Failure{ec, "write", settings.write_timeout, false};
-            } else {
-                connection.tcp().expires_after(settings.first_byte_timeout);
-                if (connection.tls) {
-                    const std::size_t read = co_await bhttp::async_read_header(
-                        *connection.tls, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-                    (void)read;
-                } else {
-                    const std::size_t read = co_await bhttp::async_read_header(
-                        *connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-                    (void)read;
-                }
-                if (!ec) {
-                    parser.eager(true);  // from here on, each put() parses all the body bytes it is given
-                    if (parser.is_done()) exchange.finish();
-                    co_return;
-                }
-                failure = Failure{ec, "first_byte", settings.first_byte_timeout, parser.got_some()};
-            }
+/// Takes an idle connection or a slot for a new one into the exchange. Returns true when the pool is
+/// full and the caller must wait for a slot with acquire().
+bool prepare_attempt(Exchange& exchange, const Request&, const ResolvedSettings::Http& settings, bool retry) {
+    Slot slot = take_slot(exchange.pool, settings, retry, false);
+    if (slot.full) return true;
+    exchange.lease = std::move(slot.lease);
+    return false;
+}
 
-            asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-            const bool cancelled = is_cancelled(state);
-            const bool retry_stale = exchange.lease.reused() && !retry && !cancelled && looks_stale(failure);
-            exchange.lease.discard();
-            if (!retry_stale) throw_failure(failure, exchange.authority(), cancelled);
-        }
-    } catch (const boost::system::system_error& error) {
-        // Raised by the coroutine machinery when cancellation was requested between operations.
-        if (error.code() != asio::error::operation_aborted) throw;
-    }
+/// A fresh response parser for this attempt, with the request's limits.
+ResponseParser& start_parser(Exchange& exchange, const Request& request, const ResolvedSettings::Http& settings) {
+    ResponseParser& parser = exchange.parser.emplace();
+    parser.body_limit(settings.max_response_bytes);
+    parser.header_limit(64 * 1024);
+    if (request.method == "HEAD") parser.skip(true);
+    return parser;
+}
+
+/// The response head arrived: from here on each put() parses all the body bytes it is given.
+void head_received(Exchange& exchange) {
+    exchange.parser->eager(true);
+    if (exchange.parser->is_done()) exchange.finish();
+}
+
+/// Writing the request or reading the head failed: throws, unless a reused connection looks stale on
+/// the first attempt (then the caller tries once more on another connection).
+void attempt_failed(Exchange& exchange, const ResolvedSettings::Http& settings, const boost::system::error_code& ec,
+                    const char* phase, bool retry, bool cancelled) {
+    const bool writing = std::string_view(phase) == "write";
+    const Failure failure{ec, phase, writing ? settings.write_timeout : settings.first_byte_timeout,
+                          !writing && exchange.parser->got_some()};
+    const bool retry_stale = exchange.lease.reused() && !retry && !cancelled && looks_stale(failure);
     exchange.lease.discard();
-    throw_failure(Failure{asio::error::operation_aborted, "connect", {}, false}, exchange.authority(), true);
+    if (!retry_stale) throw_failure(failure, exchange.authority(), cancelled);
 }
 
 /// Reads from the connection into its buffer: at most what one read delivers, bounded by the stream
@@ -1023,29 +985,111 @@ private:
 
 }  // namespace
 
-asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(const Request& request,
-                                                          const ResolvedSettings::Http& settings) {
+// Writes the request and reads the response head, on an idle pooled connection or a new one; a
+// reused connection that turns out stale is replaced once. The head is serialized once. Then reads the
+// whole body (send) or hands the exchange to a ResponseStream (open).
+template <bool Whole>
+asio::awaitable<std::conditional_t<Whole, Response, std::unique_ptr<ResponseStream>>> Client::exchange(
+    const Request& request, const ResolvedSettings::Http& settings) {
     const std::shared_ptr<const Route> route = impl_->route_for(request.url);
     auto executor = co_await asio::this_coro::executor;
-    auto stream = std::make_unique<StreamImpl>(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);
-    co_await start_exchange(stream->exchange(), request, route->url, settings);
-    co_return stream;
+    // send() keeps the exchange in this frame; open() in the stream it returns.
+    std::conditional_t<Whole, Exchange, std::unique_ptr<StreamImpl>> owner = [&] {
+        if constexpr (Whole)
+            return Exchange(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);
+        else
+            return std::make_unique<StreamImpl>(impl_->pool_for(executor, *route, settings),
+                                                settings.stream_idle_timeout);
+    }();
+    Exchange& exchange = [&]() -> Exchange& {
+        if constexpr (Whole) return owner;
+        else return owner->exchange();
+    }();
+    const std::shared_ptr<Pool>& pool = exchange.pool;
+    bool started = false;
+    try {
+        // Serialised (and validated) before a connection is taken.
+        std::string head = serialize_head(request, route->url, pool->endpoint);
+        for (int attempt = 0; !started; ++attempt) {
+            const bool retry = attempt > 0;
+            if (prepare_attempt(exchange, request, settings, retry)) {
+                Lease lease = co_await acquire(pool, settings, retry);
+                exchange.lease = std::move(lease);
+            }
+            if (!exchange.lease.connected()) {
+                std::unique_ptr<Connection> connection = co_await connect(pool->endpoint, settings);
+                ++pool->counters->opened;
+                exchange.lease.attach(std::move(connection));
+            }
+            ResponseParser& parser = start_parser(exchange, request, settings);
+            if (head.empty()) head = serialize_head(request, route->url, pool->endpoint);
+            const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(request.body)};
+            Connection& connection = exchange.lease.connection();
+            boost::system::error_code ec;
+            const char* phase = "write";
+            connection.tcp().expires_after(settings.write_timeout);
+            if (connection.tls) {
+                const std::size_t written = co_await asio::async_write(*connection.tls, message,
+                                                                       asio::redirect_error(asio::use_awaitable, ec));
+                (void)written;
+            } else {
+                const std::size_t written = co_await asio::async_write(*connection.plain, message,
+                                                                       asio::redirect_error(asio::use_awaitable, ec));
+                (void)written;
+            }
+            if (!ec) {
+                // Not needed while the response is awaited (a stale-connection retry serialises it again).
+                std::string().swap(head);
+                phase = "first_byte";
+                connection.tcp().expires_after(settings.first_byte_timeout);
+                if (connection.tls) {
+                    const std::size_t read = co_await bhttp::async_read_header(
+                        *connection.tls, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    (void)read;
+                } else {
+                    const std::size_t read = co_await bhttp::async_read_header(
+                        *connection.plain, connection.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    (void)read;
+                }
+            }
+            if (!ec) {
+                head_received(exchange);
+                started = true;
+            } else {
+                asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+                attempt_failed(exchange, settings, ec, phase, retry, is_cancelled(state));
+            }
+        }
+    } catch (const boost::system::system_error& error) {
+        // Raised by the coroutine machinery when cancellation was requested between operations.
+        if (error.code() != asio::error::operation_aborted) throw;
+    }
+    if (!started) {
+        exchange.lease.discard();
+        throw_failure(Failure{asio::error::operation_aborted, "connect", {}, false}, exchange.authority(), true);
+    }
+    if constexpr (Whole) {
+        Response response;
+        {
+            SinkScope scope(*exchange.parser, response.body, true);
+            const boost::system::error_code ec = exchange.parse_buffered();
+            if (ec || !exchange.done) co_await read_body(exchange, true);
+        }
+        response.status = exchange.parser->status;
+        response.headers = std::move(exchange.parser->headers);
+        co_return response;
+    } else {
+        co_return std::unique_ptr<ResponseStream>(std::move(owner));
+    }
+}
+
+asio::awaitable<std::unique_ptr<ResponseStream>> Client::open(const Request& request,
+                                                          const ResolvedSettings::Http& settings) {
+    return exchange<false>(request, settings);
 }
 
 asio::awaitable<Response> Client::send(const Request& request, const ResolvedSettings::Http& settings) {
-    const std::shared_ptr<const Route> route = impl_->route_for(request.url);
-    auto executor = co_await asio::this_coro::executor;
-    Exchange exchange(impl_->pool_for(executor, *route, settings), settings.stream_idle_timeout);
-    co_await start_exchange(exchange, request, route->url, settings);
-    Response response;
-    {
-        SinkScope scope(*exchange.parser, response.body, true);
-        const boost::system::error_code ec = exchange.parse_buffered();
-        if (ec || !exchange.done) co_await read_body(exchange, true);
-    }
-    response.status = exchange.parser->status;
-    response.headers = std::move(exchange.parser->headers);
-    co_return response;
+    return exchange<true>(request, settings);
 }
 
 }  // namespace alloy::http

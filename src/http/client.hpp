@@ -126,6 +126,11 @@ public:
 
 private:
     struct Impl;
+    /// The one coroutine of send() (Whole) and open(): from the pool to the response head, then the
+    /// whole body or a stream. One frame per request, not one per step.
+    template <bool Whole>
+    boost::asio::awaitable<std::conditional_t<Whole, Response, std::unique_ptr<ResponseStream>>> exchange(
+        const Request& request, const ResolvedSettings::Http& settings);
     std::shared_ptr<Impl> impl_;
 };
 

@@ -40,7 +40,7 @@ inline ModelRequest full_request(std::string model) {
         OutputSpec{"Answer",
                    boost::json::parse(R"({"type":"object","properties":{"sum":{"type":"integer"}},
                      "required":["sum"],"additionalProperties":false})").as_object(),
-                   false});
+                   false, {}});
     r.temperature = 0.25;
     r.max_tokens = 300;
     r.extra["seed"] = 7;
