@@ -159,14 +159,15 @@ void append_json_quoted(std::string& out, std::string_view text) {
     out += '"';
 }
 
-http::Request json_request(std::string url, std::string body, std::string_view accept) {
+http::Request json_request(std::string url, std::string body, std::string_view accept, std::size_t more_headers) {
     http::Request request;
     request.method = "POST";
     request.url = std::move(url);
-    request.headers.items.reserve(4);  // the three below and a credential (the request lives as long as its exchange)
-    request.headers.set("Content-Type", "application/json");
-    request.headers.set("Accept", std::string(accept));
-    request.headers.set("User-Agent", "alloy-cpp/0.1");
+    // Sized exactly: the request lives as long as its exchange, in every in-flight command. The HTTP
+    // client adds Host, User-Agent and Content-Length itself.
+    request.headers.items.reserve(2 + more_headers);
+    request.headers.items.emplace_back("Content-Type", "application/json");
+    request.headers.items.emplace_back("Accept", std::string(accept));
     request.body = std::move(body);
     return request;
 }
@@ -175,7 +176,7 @@ std::string_view sse_or_json(bool stream) { return stream ? "text/event-stream" 
 
 http::Request bearer_json_request(std::string url, std::string body, std::string_view accept,
                                   std::string_view api_key) {
-    http::Request request = json_request(std::move(url), std::move(body), accept);
+    http::Request request = json_request(std::move(url), std::move(body), accept, api_key.empty() ? 0 : 1);
     if (!api_key.empty()) {
         std::string credential;
         credential.reserve(7 + api_key.size());

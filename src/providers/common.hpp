@@ -108,7 +108,8 @@ std::string format_member(std::string_view prefix, std::string_view name, std::s
                           std::string_view schema_json, std::string_view suffix);
 
 /// A POST request carrying `body` (JSON text) with the usual content headers and `Accept: accept`.
-http::Request json_request(std::string url, std::string body, std::string_view accept);
+/// `more_headers` is how many headers the caller will add (room is reserved for them).
+http::Request json_request(std::string url, std::string body, std::string_view accept, std::size_t more_headers = 2);
 
 /// The Accept value of the OpenAI-style and Anthropic endpoints: SSE when streaming, else JSON.
 std::string_view sse_or_json(bool stream);

@@ -240,7 +240,7 @@ public:
         const bool has_version = base.size() >= 7 && base.substr(base.size() - 7) == "/v1beta";
         const std::string path = std::string(has_version ? "" : "v1beta/") + "models/" + model_of(request, endpoint_) +
                                  (request.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
-        auto http_request = json_request(join_url(base, path), build_body(request), sse_or_json(request.stream));
+        auto http_request = json_request(join_url(base, path), build_body(request), sse_or_json(request.stream), 1);
         if (!endpoint_.api_key.empty()) http_request.headers.set("x-goog-api-key", endpoint_.api_key);
         return http_request;
     }
