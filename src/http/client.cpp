@@ -779,7 +779,7 @@ bool looks_stale(const Failure& failure) {
 }
 
 /// One request on one leased connection, from writing the request to the end of the response body.
-/// Lives in the frame of Client::send() or in a ResponseStream.
+/// Lives in the frame of Client::exchange() (send) or in a ResponseStream (open).
 struct Exchange {
     Exchange(std::shared_ptr<Pool> pool_, std::chrono::milliseconds stream_idle_timeout_)
         : pool(std::move(pool_)), stream_idle_timeout(stream_idle_timeout_) {}
@@ -839,7 +839,7 @@ struct Exchange {
 
 /// Takes an idle connection or a slot for a new one into the exchange. Returns true when the pool is
 /// full and the caller must wait for a slot with acquire().
-bool prepare_attempt(Exchange& exchange, const Request&, const ResolvedSettings::Http& settings, bool retry) {
+bool prepare_attempt(Exchange& exchange, const ResolvedSettings::Http& settings, bool retry) {
     Slot slot = take_slot(exchange.pool, settings, retry, false);
     if (slot.full) return true;
     exchange.lease = std::move(slot.lease);
@@ -1012,7 +1012,7 @@ asio::awaitable<std::conditional_t<Whole, Response, std::unique_ptr<ResponseStre
         std::string head = serialize_head(request, route->url, pool->endpoint);
         for (int attempt = 0; !started; ++attempt) {
             const bool retry = attempt > 0;
-            if (prepare_attempt(exchange, request, settings, retry)) {
+            if (prepare_attempt(exchange, settings, retry)) {
                 Lease lease = co_await acquire(pool, settings, retry);
                 exchange.lease = std::move(lease);
             }

@@ -128,15 +128,33 @@ std::string serialize_body(const boost::json::object& body, const RawMember* raw
     return text;
 }
 
-std::string format_member(std::string_view prefix, std::string_view name, std::string_view middle,
-                          std::string_view schema_json, std::string_view suffix) {
-    std::string out;
-    out.reserve(prefix.size() + name.size() + 2 + middle.size() + schema_json.size() + suffix.size());
-    out += prefix;
-    append_json_quoted(out, name);
-    out += middle;
-    out += schema_json;
-    out += suffix;
+std::string serialize_with_output(const boost::json::object& body, std::string_view key, std::string_view prefix,
+                                  const OutputSpec& output, std::string_view suffix) {
+    constexpr std::string_view schema_key = R"(,"schema":)";
+    std::string value;
+    value.reserve(prefix.size() + output.name.size() + 2 + schema_key.size() + output.schema_json.size() +
+                  suffix.size());
+    value += prefix;
+    append_json_quoted(value, output.name);
+    value += schema_key;
+    value += output.schema_json;
+    value += suffix;
+    const RawMember member{key, value};
+    return serialize_body(body, &member);
+}
+
+boost::json::array function_tools(const std::vector<ToolSpec>& tools, const boost::json::storage_ptr& sp) {
+    boost::json::array out(sp);
+    out.reserve(tools.size());
+    for (const auto& tool : tools) {
+        out.push_back(boost::json::object(
+            {{"type", "function"},
+             {"function", boost::json::object({{"name", tool.name},
+                                               {"description", tool.description},
+                                               {"parameters", *tool.parameters}},
+                                              sp)}},
+            sp));
+    }
     return out;
 }
 

@@ -102,10 +102,14 @@ std::string serialize_body(const boost::json::object& body, const RawMember* raw
 /// Appends `text` as a JSON string literal, quotes included (control characters as \u00XX).
 void append_json_quoted(std::string& out, std::string_view text);
 
-/// The value of an output-format member as JSON text: `prefix`, the quoted name, `middle`, the schema
-/// text, `suffix` (one allocation).
-std::string format_member(std::string_view prefix, std::string_view name, std::string_view middle,
-                          std::string_view schema_json, std::string_view suffix);
+/// serialize_body() with the output-format member `key` spliced in as
+/// `prefix` + quoted `output.name` + `,"schema":` + `output.schema_json` + `suffix`.
+std::string serialize_with_output(const boost::json::object& body, std::string_view key, std::string_view prefix,
+                                  const OutputSpec& output, std::string_view suffix);
+
+/// OpenAI-style function declarations (`{"type":"function","function":{name, description, parameters}}`),
+/// as Chat Completions and Ollama take them, in `sp`.
+boost::json::array function_tools(const std::vector<ToolSpec>& tools, const boost::json::storage_ptr& sp);
 
 /// A POST request carrying `body` (JSON text) with the usual content headers and `Accept: accept`.
 /// `more_headers` is how many headers the caller will add (room is reserved for them).

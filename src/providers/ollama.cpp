@@ -69,15 +69,7 @@ std::string build_body(const ModelRequest& request, std::string model) {
     body["messages"] = std::move(messages);
     // Ollama has no tool_choice: forbidding calls means not offering the tools.
     if (!request.tools.empty() && request.tool_choice != ToolChoice::none) {
-        array tools(sp);
-        for (const auto& tool : request.tools) {
-            tools.push_back(object({{"type", "function"},
-                                    {"function", object({{"name", tool.name},
-                                                         {"description", tool.description},
-                                                         {"parameters", *tool.parameters}},
-                                                        sp)}},
-                                   sp));
-        }
+        array tools = function_tools(request.tools, sp);
         body["tools"] = std::move(tools);
     }
     const bool splice_schema = request.output && !request.output->schema_json.empty();  // as in Chat

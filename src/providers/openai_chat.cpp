@@ -53,15 +53,7 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
     }
     body["messages"] = std::move(messages);
     if (!request.tools.empty()) {
-        array tools(sp);
-        for (const auto& tool : request.tools) {
-            tools.push_back(object({{"type", "function"},
-                                    {"function", object({{"name", tool.name},
-                                                         {"description", tool.description},
-                                                         {"parameters", *tool.parameters}},
-                                                        sp)}},
-                                   sp));
-        }
+        array tools = function_tools(request.tools, sp);
         body["tools"] = std::move(tools);
         if (request.tool_choice == ToolChoice::none) body["tool_choice"] = "none";
     }
@@ -84,11 +76,8 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
     }
     merge_extra(body, request.extra);
     if (!splice_schema) return serialize_body(body);
-    const std::string format_text =
-        format_member(R"({"type":"json_schema","json_schema":{"name":)", request.output->name, R"(,"schema":)",
-                      request.output->schema_json, R"(,"strict":true}})");
-    const RawMember format{"response_format", format_text};
-    return serialize_body(body, &format);
+    return serialize_with_output(body, "response_format", R"({"type":"json_schema","json_schema":{"name":)",
+                                 *request.output, R"(,"strict":true}})");
 }
 
 Usage parse_usage(const object& usage) {

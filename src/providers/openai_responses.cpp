@@ -79,11 +79,8 @@ std::string build_body(const ModelRequest& request, const std::string& model) {
     if (request.stream) body["stream"] = true;
     merge_extra(body, request.extra);
     if (!splice_schema) return serialize_body(body);
-    const std::string text_value =
-        format_member(R"({"format":{"type":"json_schema","name":)", request.output->name, R"(,"schema":)",
-                      request.output->schema_json, R"(,"strict":true}})");
-    const RawMember text{"text", text_value};
-    return serialize_body(body, &text);
+    return serialize_with_output(body, "text", R"({"format":{"type":"json_schema","name":)", *request.output,
+                                 R"(,"strict":true}})");
 }
 
 Usage parse_usage(const object& usage) {
