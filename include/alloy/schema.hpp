@@ -20,6 +20,7 @@
 #include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <span>
@@ -85,19 +86,25 @@ const boost::json::value& unwrap_output(const boost::json::value& v, const Outpu
 std::optional<boost::json::value> try_parse_model_json(std::string_view text,
                                                        const boost::json::storage_ptr& sp = {});
 
-/// Scratch memory for parsing one model reply: a stack buffer, then the heap. Values parsed into it are
-/// freed all at once with the arena, so parsing a reply costs no allocation per node.
-class ParseArena {
+/// Bump allocator for one short-lived JSON tree (a parsed model reply, a request body being built):
+/// the first `StackBytes` come from a buffer inside the arena, so an arena declared as a local variable
+/// allocates nothing from the heap for small trees; bigger ones take growing heap blocks. All memory is
+/// released at once when the arena dies, and Boost.JSON skips per-node destruction of values whose
+/// storage is such an arena. Every value created with storage() must die before the arena.
+template <std::size_t StackBytes = 2048>
+class JsonArena {
 public:
-    ParseArena() = default;
-    ParseArena(const ParseArena&) = delete;
-    ParseArena& operator=(const ParseArena&) = delete;
-    /// A non-owning pointer to the arena: values using it must not outlive the arena.
-    boost::json::storage_ptr storage() noexcept { return boost::json::storage_ptr(&resource_); }
+    JsonArena() noexcept = default;
+    JsonArena(const JsonArena&) = delete;
+    JsonArena& operator=(const JsonArena&) = delete;
+
+    /// Storage for values living in this arena (non-owning; copying it costs no reference count).
+    const boost::json::storage_ptr& storage() const noexcept { return storage_; }
 
 private:
-    unsigned char buffer_[2048];
-    boost::json::monotonic_resource resource_{buffer_, sizeof buffer_};
+    alignas(std::max_align_t) unsigned char buffer_[StackBytes];
+    boost::json::monotonic_resource resource_{buffer_, StackBytes};
+    boost::json::storage_ptr storage_{&resource_};
 };
 /// Why try_parse_model_json found nothing ("reply is empty", "reply is not valid JSON").
 std::string_view unparsable_reason(std::string_view text) noexcept;
@@ -233,7 +240,7 @@ boost::json::value parse_model_json(std::string_view text);
 /// reply: {"vendor":...`. The ConversionError is kept as the cause.
 template <class T>
 T parse_output(std::string_view text, const OutputSpec& spec) {
-    detail::ParseArena arena;
+    detail::JsonArena<> arena;
     const std::optional<boost::json::value> parsed = detail::try_parse_model_json(text, arena.storage());
     if (!parsed) detail::throw_output_error(type_name<T>(), text, detail::unparsable_reason(text), nullptr);
     try {

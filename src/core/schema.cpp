@@ -298,7 +298,7 @@ boost::json::value parse_model_json(std::string_view text) {
 
 bool output_is_complete(std::string_view text, const OutputSpec& spec) noexcept {
     try {
-        detail::ParseArena arena;
+        detail::JsonArena<> arena;
         const std::optional<boost::json::value> parsed = detail::try_parse_model_json(text, arena.storage());
         if (!parsed) return false;
         if (!spec.wrapped) return satisfies(*parsed, spec.schema, 0);

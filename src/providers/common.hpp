@@ -7,9 +7,9 @@
 
 #include <alloy/errors.hpp>
 #include <alloy/provider.hpp>
+#include <alloy/schema.hpp>
 
 #include <boost/json/array.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
@@ -30,31 +30,10 @@ inline constexpr std::string_view synthetic_id_key = "alloy_synthetic_id";
 /// At most `max` bytes of `text` for error messages, with "..." when cut.
 std::string snippet(std::string_view text, std::size_t max = 200);
 
-/// Bump allocator for one short-lived JSON tree (a request body being built, a parsed reply or stream
-/// event). The first `StackBytes` come from a buffer inside the arena, so an arena declared as a local
-/// variable allocates nothing from the heap for small trees; bigger ones take growing heap blocks. All
-/// memory is released at once when the arena dies, and Boost.JSON skips per-node destruction of values
-/// whose storage is such an arena. Every value created with storage() must die before the arena.
-template <std::size_t StackBytes = 4096>
-class JsonArena {
-public:
-    JsonArena() noexcept = default;
-    JsonArena(const JsonArena&) = delete;
-    JsonArena& operator=(const JsonArena&) = delete;
-
-    /// Storage for values living in this arena (non-owning; copying it costs no reference count).
-    const boost::json::storage_ptr& storage() const noexcept { return storage_; }
-
-private:
-    alignas(std::max_align_t) unsigned char buffer_[StackBytes];
-    boost::json::monotonic_resource resource_{buffer_, StackBytes};
-    boost::json::storage_ptr storage_{&resource_};
-};
-
 /// Arena size for request bodies: a typical request with an output schema and a few tools fits.
-using RequestArena = JsonArena<8192>;
+using RequestArena = alloy::detail::JsonArena<8192>;
 /// Arena size for a parsed reply or stream event.
-using ReplyArena = JsonArena<4096>;
+using ReplyArena = alloy::detail::JsonArena<4096>;
 
 /// Parses a JSON body that must be an object into `sp` (which must outlive the result); throws
 /// CommandError(protocol) naming the provider and showing a snippet otherwise.
