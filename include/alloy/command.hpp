@@ -73,8 +73,8 @@ boost::asio::awaitable<RunInfo> run_command(std::shared_ptr<const CommandDef> de
                                             std::function<void(std::string_view)> accept);
 
 /// Starts a streamed run (text mode only; typed commands throw ConfigurationError).
-TextStream stream_command(std::shared_ptr<const CommandDef> def, std::string prompt, Settings call,
-                          Runtime* runtime);
+TextStream stream_command(std::shared_ptr<const CommandDef> def, std::string prompt,
+                          std::shared_ptr<const Settings> call, Runtime* runtime);
 
 template <class T>
 constexpr OutputMode output_mode() {
@@ -118,8 +118,8 @@ public:
     /// ConfigurationError.
     template <class... A>
     TextStream stream(A&&... args) const {
-        return detail::stream_command(def_, std::string(std::invoke(*builder_, std::forward<A>(args)...)),
-                                      call_ ? *call_ : Settings{}, runtime_);
+        return detail::stream_command(def_, std::string(std::invoke(*builder_, std::forward<A>(args)...)), call_,
+                                      runtime_);
     }
 
     /// A handle with per-call overrides laid over this one's (highest precedence).

@@ -202,7 +202,8 @@ std::string Runtime::ask_sync(std::string prompt, Settings options) {
 }
 
 TextStream Runtime::ask_stream(std::string prompt, Settings options) {
-    return detail::stream_command(ask_def(), std::move(prompt), std::move(options), this);
+    return detail::stream_command(ask_def(), std::move(prompt), std::make_shared<const Settings>(std::move(options)),
+                                  this);
 }
 
 asio::awaitable<std::string> ask(std::string prompt, Settings options) {

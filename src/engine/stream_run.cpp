@@ -21,13 +21,21 @@ namespace alloy::detail {
 
 class StreamRun {
 public:
-    StreamRun(std::shared_ptr<const CommandDef> def, std::string prompt, Settings call, Runtime* runtime)
+    StreamRun(std::shared_ptr<const CommandDef> def, std::string prompt, std::shared_ptr<const Settings> call,
+              Runtime* runtime)
         : def_(std::move(def)), prompt_(std::move(prompt)), call_(std::move(call)),
           runtime_(runtime ? runtime : &Runtime::global()) {}
 
     asio::awaitable<std::optional<std::string>> next() {
         if (done_) co_return std::nullopt;
-        if (!started_) start();
+        if (!started_) {
+            try {
+                start();
+            } catch (...) {
+                done_ = true;  // a stream that could not start (configuration, provider) stays ended
+                throw;
+            }
+        }
         for (;;) {
             std::exception_ptr failure;
             try {
@@ -39,7 +47,7 @@ public:
             // A failure before any text reached the caller is a failed attempt like any other; after
             // that, the caller has seen part of an answer and the error is theirs to handle.
             if (co_await cancelled_by_caller()) { close(); std::rethrow_exception(failure); }
-            if (delivered_ || attempt_ >= settings_.retry || !should_retry(settings_, failure)) {
+            if (delivered_ || attempt_ >= settings().retry || !should_retry(settings(), failure)) {
                 close();
                 done_ = true;
                 report_end(failure);
@@ -51,8 +59,8 @@ public:
                 }
             }
             if (!rng_) rng_ = std::make_unique<std::mt19937_64>(std::random_device{}());
-            const auto delay = retry::backoff_delay(attempt_ - 1, settings_.backoff_initial, settings_.backoff_max,
-                                                    retry_after(failure), settings_.retry_after_max, *rng_);
+            const auto delay = retry::backoff_delay(attempt_ - 1, settings().backoff_initial, settings().backoff_max,
+                                                    retry_after(failure), settings().retry_after_max, *rng_);
             reset_attempt();
             if (delay.count() > 0) {
                 asio::steady_timer timer(co_await asio::this_coro::executor, delay);
@@ -67,10 +75,12 @@ public:
 private:
     void start() {
         started_ = true;
-        settings_ = resolve_call(*def_, call_, *runtime_);
-        prompt_ = render_prompt(std::move(prompt_), settings_);
-        tools_ = std::make_shared<const std::vector<Tool>>(settings_.tools);
-        provider_ = runtime_->provider_for(settings_);
+        static const Settings no_overrides;
+        CallSettings resolved = resolve_call_shared(def_, call_ ? *call_ : no_overrides, *runtime_);
+        resolved_ = std::move(resolved.settings);
+        tools_ = std::move(resolved.tools);
+        prompt_ = render_prompt(std::move(prompt_), settings());
+        provider_ = runtime_->provider_for(settings());
         const auto caps = provider_->capabilities();
         if (!caps.streaming)
             throw ConfigurationError("provider '" + std::string(provider_->name()) + "' does not support streaming");
@@ -78,7 +88,7 @@ private:
             throw ConfigurationError("provider '" + std::string(provider_->name()) +
                                      "' does not support streaming with tools");
         started_at_ = std::chrono::steady_clock::now();
-        trace_ = RunTrace{runtime_,      new_span_id(),  new_trace_id(), new_span_id(), def_->name, settings_.model,
+        trace_ = RunTrace{runtime_,      new_span_id(),  new_trace_id(), new_span_id(), def_->name, settings().model,
                           std::string(provider_->name()), runtime_->captures_content()};
         if (trace_.on()) {
             Event e = trace_.make(EventType::command_start, trace_.command_span, {});
@@ -129,23 +139,23 @@ private:
 
     /// Remaining time of the overall deadline (0 = none).
     std::chrono::milliseconds remaining() const {
-        if (settings_.deadline.count() <= 0) return std::chrono::milliseconds(0);
-        auto left = settings_.deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
+        if (settings().deadline.count() <= 0) return std::chrono::milliseconds(0);
+        auto left = settings().deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::steady_clock::now() - started_at_);
-        if (left.count() <= 0) throw timeout_error("stream of '" + def_->name + "'", "deadline", settings_.deadline);
+        if (left.count() <= 0) throw timeout_error("stream of '" + def_->name + "'", "deadline", settings().deadline);
         return left;
     }
 
     asio::awaitable<std::optional<std::string>> step() {
         for (;;) {
             if (!stream_) {
-                ModelRequest request = build_request(settings_, *def_, transcript_, ToolChoice::automatic);
+                ModelRequest request = build_request(settings(), *def_, transcript_, ToolChoice::automatic);
                 request.stream = true;
                 auto limit = remaining();
-                if (settings_.timeout.count() > 0 && (limit.count() == 0 || settings_.timeout < limit))
-                    limit = settings_.timeout;
+                if (settings().timeout.count() > 0 && (limit.count() == 0 || settings().timeout < limit))
+                    limit = settings().timeout;
                 stream_ = co_await with_timeout(provider_->stream(request), limit, "stream of '" + def_->name + "'",
-                                                limit == settings_.timeout ? "attempt" : "deadline");
+                                                limit == settings().timeout ? "attempt" : "deadline");
             }
             const auto limit = remaining();
             std::optional<std::string> chunk =
@@ -164,13 +174,13 @@ private:
             ModelReply reply = stream_->final();
             stream_.reset();
             usage_ += reply.usage;
-            const LoopRules rules{settings_.max_tool_turns, false, OutputMode::text, nullptr};
+            const LoopRules rules{settings().max_tool_turns, false, OutputMode::text, nullptr};
             if (decide_step(reply, state_, rules) == Step::run_tools) {
                 const ToolTrace tool_trace{&trace_, trace_.command_span, attempt_};
                 ToolContext context{runtime_->blocking_executor(), runtime_, trace_.run_id,
                                     trace_.on() ? &tool_trace : nullptr};
                 std::vector<ToolResult> results =
-                    co_await run_tool_calls(reply.tool_calls, tools_, settings_.parallel_tools_max, std::move(context));
+                    co_await run_tool_calls(reply.tool_calls, tools_, settings().parallel_tools_max, std::move(context));
                 transcript_.push_back(
                     Message{Message::Role::assistant, std::move(reply.text), std::move(reply.tool_calls), {}});
                 transcript_.push_back(Message{Message::Role::tool, {}, {}, std::move(results)});
@@ -184,9 +194,10 @@ private:
 
     std::shared_ptr<const CommandDef> def_;
     std::string prompt_;
-    Settings call_;
+    std::shared_ptr<const Settings> call_;  ///< per-call overrides; null when none
     Runtime* runtime_;
-    ResolvedSettings settings_;
+    std::shared_ptr<const ResolvedSettings> resolved_;  ///< shared with other calls of the command
+    const ResolvedSettings& settings() const noexcept { return *resolved_; }
     std::shared_ptr<const std::vector<Tool>> tools_;
     std::shared_ptr<Provider> provider_;
     std::unique_ptr<ReplyStream> stream_;
@@ -203,8 +214,8 @@ private:
     bool done_ = false;
 };
 
-TextStream stream_command(std::shared_ptr<const CommandDef> def, std::string prompt, Settings call,
-                          Runtime* runtime) {
+TextStream stream_command(std::shared_ptr<const CommandDef> def, std::string prompt,
+                          std::shared_ptr<const Settings> call, Runtime* runtime) {
     if (def->mode != OutputMode::text)
         throw ConfigurationError("command '" + def->name +
                                  "' has a typed or void output; only raw-text commands can stream");
