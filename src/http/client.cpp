@@ -696,7 +696,6 @@ public:
     int status = 0;
     Headers headers;
     std::string* sink = nullptr;  ///< where body bytes go; set only while a read parses the body
-    bool reserve_body = false;    ///< reserve the announced Content-Length in `sink` (a whole body)
 
 private:
     void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
@@ -710,10 +709,8 @@ private:
         headers.items.emplace_back(to_lower(name), std::string(value));
     }
     void on_header_impl(beast::error_code&) override {}
-    void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
-        // The parser has checked the length against body_limit already.
-        if (length && reserve_body && sink) sink->reserve(sink->size() + static_cast<std::size_t>(*length));
-    }
+    // The body is sized by SinkScope when a read starts: the head is parsed before any sink is set.
+    void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
     std::size_t on_body_impl(beast::string_view body, beast::error_code& ec) override { return take(body, ec); }
     void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
     std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) override {
@@ -934,7 +931,6 @@ class SinkScope {
 public:
     SinkScope(ResponseParser& parser, std::string& sink, bool whole) : parser_(parser) {
         parser_.sink = &sink;
-        parser_.reserve_body = whole;
         // A whole body of known length lands in one allocation of its exact size (the parser has
         // already refused a Content-Length above the body limit).
         if (whole)

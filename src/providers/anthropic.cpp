@@ -2,6 +2,8 @@
 
 #include "providers/common.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <cctype>
 #include <map>
 
@@ -340,7 +342,7 @@ public:
         Diagnostics diag = base_diagnostics(provider_name, status, headers, {"request-id", "x-request-id"});
         ReplyArena arena;
         boost::system::error_code ec;
-        const auto value = parse_value(body, ec, arena.storage());
+        const auto value = boost::json::parse(body, ec, arena.storage());
         if (!ec && value.is_object() && get_object(value.as_object(), "error")) {
             Diagnostics fields = error_fields(value.as_object(), status);
             diag.error_type = std::move(fields.error_type);

@@ -21,7 +21,7 @@ std::string snippet(std::string_view text, std::size_t max) {
 boost::json::object parse_object(std::string_view body, std::string_view provider, std::string_view what,
                                  boost::json::storage_ptr sp) {
     boost::system::error_code ec;
-    boost::json::value value = parse_value(body, ec, std::move(sp));
+    boost::json::value value = boost::json::parse(body, ec, std::move(sp));
     if (ec || !value.is_object()) {
         Diagnostics diag;
         diag.provider = std::string(provider);
@@ -34,10 +34,6 @@ boost::json::object parse_object(std::string_view body, std::string_view provide
     }
     // Moving within the same storage steals the tree; nothing is copied.
     return std::move(value.as_object());
-}
-
-boost::json::value parse_value(std::string_view text, boost::system::error_code& ec, boost::json::storage_ptr sp) {
-    return boost::json::parse(text, ec, std::move(sp));
 }
 
 const boost::json::object* get_object(const boost::json::object& o, std::string_view key) {
@@ -269,7 +265,7 @@ Diagnostics parse_openai_style_error(std::string_view provider, int status, cons
     Diagnostics diag = base_diagnostics(provider, status, headers, {"x-request-id", "x-generation-id"});
     ReplyArena arena;
     boost::system::error_code ec;
-    const boost::json::value value = parse_value(body, ec, arena.storage());
+    const boost::json::value value = boost::json::parse(body, ec, arena.storage());
     const auto* root = ec ? nullptr : value.if_object();
     if (const auto* error = root ? get_object(*root, "error") : nullptr) {
         diag.error_type = std::string(get_string(*error, "type"));

@@ -40,9 +40,6 @@ using ReplyArena = alloy::detail::JsonArena<4096>;
 boost::json::object parse_object(std::string_view body, std::string_view provider, std::string_view what,
                                  boost::json::storage_ptr sp);
 
-/// Parses `text` into `sp` (which must outlive the result); a null value and `ec` set when it is not JSON.
-boost::json::value parse_value(std::string_view text, boost::system::error_code& ec, boost::json::storage_ptr sp);
-
 /// Tolerant accessors: a missing key or a value of another type yields the empty/zero/null result.
 const boost::json::object* get_object(const boost::json::object& o, std::string_view key);
 const boost::json::array* get_array(const boost::json::object& o, std::string_view key);

@@ -3,6 +3,8 @@
 #include "engine/retry_policy.hpp"
 #include "providers/common.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <unordered_map>
 
 namespace alloy::providers {
@@ -257,7 +259,7 @@ public:
         Diagnostics diag = base_diagnostics(provider_name, status, headers, {"x-request-id"});
         ReplyArena arena;
         boost::system::error_code ec;
-        auto value = parse_value(body, ec, arena.storage());
+        auto value = boost::json::parse(body, ec, arena.storage());
         // Some gateways wrap the error in a one-element array.
         if (!ec && value.is_array() && !value.as_array().empty()) value = value.as_array().front();
         if (!ec && value.is_object() && get_object(value.as_object(), "error")) {

@@ -2,6 +2,8 @@
 
 #include "providers/common.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <unordered_set>
 
 namespace alloy::providers {
@@ -189,7 +191,7 @@ public:
         Diagnostics diag = base_diagnostics(provider_name, status, headers, {"x-request-id"});
         ReplyArena arena;
         boost::system::error_code ec;
-        const auto value = parse_value(body, ec, arena.storage());
+        const auto value = boost::json::parse(body, ec, arena.storage());
         const auto* root = ec ? nullptr : value.if_object();
         const auto* error = root ? root->if_contains("error") : nullptr;
         if (error && error->is_string()) diag.message = std::string(error->get_string());
