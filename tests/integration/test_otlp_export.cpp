@@ -206,7 +206,9 @@ TEST_CASE("otlp export: enqueuing never blocks, even with a stalled receiver", "
     const auto begin = std::chrono::steady_clock::now();
     for (const auto& e : events) tracer.on_event(e);  // 10k spans
     const auto elapsed = std::chrono::steady_clock::now() - begin;
-    CHECK(elapsed < 1s);
+    // Blocking on the receiver would take its 10 s stall at least; 20,000 enqueues take well under a
+    // second normally and about one under a loaded sanitizer build, so the bound stays generous.
+    CHECK(elapsed < 5s);
     CHECK(exporter->stats().dropped >= 10000 - 1000 - 100);
 
     // Shutdown is bounded too: the stalled POST is abandoned.
