@@ -1,5 +1,6 @@
 #include "providers/openai_chat.hpp"
 
+#include "providers/body_writer.hpp"
 #include "providers/common.hpp"
 
 #include <map>
@@ -13,71 +14,133 @@ using namespace detail;
 
 constexpr std::string_view provider_name = "openai-chat";
 
-// The body is built in an arena and serialised before the arena dies.
-std::string build_body(const ModelRequest& request, const std::string& model) {
-    RequestArena arena;
-    const boost::json::storage_ptr& sp = arena.storage();
-    object body(sp);
-    body["model"] = model;
-    array messages(sp);
-    if (request.system) messages.push_back(object({{"role", "system"}, {"content", *request.system}}, sp));
+// The body is written as text straight from the request (no tree): this adapter is the hot path for
+// OpenAI-compatible servers.
+void write_messages(BodyWriter& w, const ModelRequest& request) {
+    auto role_content = [&w](std::string_view role, std::string_view content) {
+        w.begin_object();
+        w.key("role");
+        w.string(role);
+        w.key("content");
+        w.string(content);
+        w.end_object();
+    };
+    w.begin_array();
+    if (request.system) role_content("system", *request.system);
     for (const auto& message : request.messages) {
         switch (message.role) {
         case Message::Role::user:
-            messages.push_back(object({{"role", "user"}, {"content", message.text}}, sp));
+            role_content("user", message.text);
             break;
-        case Message::Role::assistant: {
-            object m({{"role", "assistant"}}, sp);
-            if (message.text.empty() && !message.tool_calls.empty()) m["content"] = nullptr;
-            else m["content"] = message.text;
+        case Message::Role::assistant:
+            w.begin_object();
+            w.key("role");
+            w.string("assistant");
+            w.key("content");
+            if (message.text.empty() && !message.tool_calls.empty()) w.null();
+            else w.string(message.text);
             if (!message.tool_calls.empty()) {
-                array calls(sp);
+                w.key("tool_calls");
+                w.begin_array();
                 for (const auto& call : message.tool_calls) {
-                    calls.push_back(object({{"id", call.id},
-                                            {"type", "function"},
-                                            {"function", object({{"name", call.name}, {"arguments", call.arguments}}, sp)}},
-                                           sp));
+                    w.begin_object();
+                    w.key("id");
+                    w.string(call.id);
+                    w.key("type");
+                    w.string("function");
+                    w.key("function");
+                    w.begin_object();
+                    w.key("name");
+                    w.string(call.name);
+                    w.key("arguments");
+                    w.string(call.arguments);
+                    w.end_object();
+                    w.end_object();
                 }
-                m["tool_calls"] = std::move(calls);
+                w.end_array();
             }
-            messages.push_back(std::move(m));
+            w.end_object();
             break;
-        }
         case Message::Role::tool:
             for (const auto& result : message.tool_results) {
-                messages.push_back(
-                    object({{"role", "tool"}, {"tool_call_id", result.call_id}, {"content", result.content}}, sp));
+                w.begin_object();
+                w.key("role");
+                w.string("tool");
+                w.key("tool_call_id");
+                w.string(result.call_id);
+                w.key("content");
+                w.string(result.content);
+                w.end_object();
             }
             break;
         }
     }
-    body["messages"] = std::move(messages);
+    w.end_array();
+}
+
+// `{"type":"function","function":{name, description, parameters}}` per tool; the parameter schemas
+// are serialised from the shared trees, not copied.
+void write_tools(BodyWriter& w, const std::vector<ToolSpec>& tools) {
+    w.begin_array();
+    for (const auto& tool : tools) {
+        w.begin_object();
+        w.key("type");
+        w.string("function");
+        w.key("function");
+        w.begin_object();
+        w.key("name");
+        w.string(tool.name);
+        w.key("description");
+        w.string(tool.description);
+        w.key("parameters");
+        w.value(*tool.parameters);
+        w.end_object();
+        w.end_object();
+    }
+    w.end_array();
+}
+
+// `{"type":"json_schema","json_schema":{"name":..,"schema":..,"strict":true}}`; a command
+// definition's schema text is spliced, a spec without it serialised from the tree.
+void write_response_format(BodyWriter& w, const OutputSpec& output) {
+    w.begin_object();
+    w.key("type");
+    w.string("json_schema");
+    w.key("json_schema");
+    w.begin_object();
+    w.key("name");
+    w.string(output.name);
+    w.key("schema");
+    if (!output.schema_json.empty()) w.raw(output.schema_json);
+    else w.value(output.schema);
+    w.key("strict");
+    w.boolean(true);
+    w.end_object();
+    w.end_object();
+}
+
+std::string build_body(const ModelRequest& request, const std::string& model) {
+    BodyWriter w(request.extra);
+    if (w.member("model")) w.string(model);
+    if (w.member("messages")) write_messages(w, request);
     if (!request.tools.empty()) {
-        array tools = function_tools(request.tools, sp);
-        body["tools"] = std::move(tools);
-        if (request.tool_choice == ToolChoice::none) body["tool_choice"] = "none";
+        if (w.member("tools")) write_tools(w, request.tools);
+        if (request.tool_choice == ToolChoice::none && w.member("tool_choice")) w.string("none");
     }
-    // The schema text of a command definition is spliced in after serialising; only a spec without it
-    // is copied into the tree.
-    const bool splice_schema = request.output && !request.output->schema_json.empty();
-    if (request.output && !splice_schema) {
-        body["response_format"] = object({{"type", "json_schema"},
-                                          {"json_schema", object({{"name", request.output->name},
-                                                                  {"schema", request.output->schema},
-                                                                  {"strict", true}},
-                                                                 sp)}},
-                                         sp);
-    }
-    if (request.max_tokens) body["max_completion_tokens"] = *request.max_tokens;
-    if (request.temperature && !is_openai_reasoning_model(model)) body["temperature"] = *request.temperature;
+    if (request.output && w.member("response_format")) write_response_format(w, *request.output);
+    if (request.max_tokens && w.member("max_completion_tokens")) w.integer(*request.max_tokens);
+    if (request.temperature && !is_openai_reasoning_model(model) && w.member("temperature"))
+        w.number(*request.temperature);
     if (request.stream) {
-        body["stream"] = true;
-        body["stream_options"] = object({{"include_usage", true}}, sp);
+        if (w.member("stream")) w.boolean(true);
+        if (w.member("stream_options")) {
+            w.begin_object();
+            w.key("include_usage");
+            w.boolean(true);
+            w.end_object();
+        }
     }
-    merge_extra(body, request.extra);
-    if (!splice_schema) return serialize_body(body);
-    return serialize_with_output(body, "response_format", R"({"type":"json_schema","json_schema":{"name":)",
-                                 *request.output, R"(,"strict":true}})");
+    return w.finish();
 }
 
 Usage parse_usage(const object& usage) {
