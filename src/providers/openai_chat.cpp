@@ -2,6 +2,7 @@
 
 #include "providers/body_writer.hpp"
 #include "providers/common.hpp"
+#include "providers/openai_chat_scan.hpp"
 
 #include <map>
 
@@ -255,6 +256,60 @@ private:
     bool done_ = false;
 };
 
+}  // namespace
+
+namespace detail {
+
+ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view body) {
+    ReplyArena arena;
+    const object response = parse_object(body, provider_name, "a response body", arena.storage());
+    if (response.contains("error")) {
+        // Some compatible servers report failures with a 200 status.
+        Diagnostics diag = parse_openai_style_error(provider_name, 200, headers, body);
+        throw CommandError(ErrorKind::provider_status,
+                           std::string(provider_name) + " returned an error: " + diag.message, std::move(diag));
+    }
+    ModelReply reply;
+    reply.model = std::string(get_string(response, "model"));
+    reply.request_id = first_header(headers, {"x-request-id", "x-generation-id"});
+    if (const auto* usage = get_object(response, "usage")) reply.usage = parse_usage(*usage);
+    std::string raw;
+    bool refused = false;
+    const auto* choices = get_array(response, "choices");
+    const auto* choice = choices && !choices->empty() ? choices->front().if_object() : nullptr;
+    if (!choice) {
+        Diagnostics diag;
+        diag.provider = std::string(provider_name);
+        throw CommandError(ErrorKind::protocol,
+                           std::string(provider_name) + " reply has no choices: " + snippet(body), std::move(diag));
+    }
+    raw = std::string(get_string(*choice, "finish_reason"));
+    if (const auto* message = get_object(*choice, "message")) {
+        reply.text = std::string(get_string(*message, "content"));
+        refused = !get_string(*message, "refusal").empty();
+        if (const auto* calls = get_array(*message, "tool_calls")) {
+            for (const auto& call_value : *calls) {
+                const auto* call = call_value.if_object();
+                if (!call) continue;
+                ToolCall tool_call;
+                tool_call.id = std::string(get_string(*call, "id"));
+                if (const auto* function = get_object(*call, "function")) {
+                    tool_call.name = std::string(get_string(*function, "name"));
+                    tool_call.arguments = arguments_text(*function);
+                }
+                reply.tool_calls.push_back(std::move(tool_call));
+            }
+        }
+    }
+    ensure_call_ids(reply.tool_calls);
+    set_finish(reply, std::move(raw), refused);
+    return reply;
+}
+
+}  // namespace detail
+
+namespace {
+
 class ChatAdapter final : public Adapter {
 public:
     explicit ChatAdapter(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
@@ -267,49 +322,18 @@ public:
                                    endpoint_.api_key);
     }
 
+    // Ordinary replies are read by the one-pass scan; anything else by the tree, which reports it.
     ModelReply parse_reply(const http::Headers& headers, std::string_view body) const override {
-        ReplyArena arena;
-        const object response = parse_object(body, provider_name, "a response body", arena.storage());
-        if (response.contains("error")) {
-            // Some compatible servers report failures with a 200 status.
-            Diagnostics diag = parse_openai_style_error(provider_name, 200, headers, body);
-            throw CommandError(ErrorKind::provider_status,
-                               std::string(provider_name) + " returned an error: " + diag.message, std::move(diag));
-        }
+        auto fields = scan_chat_reply(body);
+        if (!fields) return parse_chat_reply_tree(headers, body);
         ModelReply reply;
-        reply.model = std::string(get_string(response, "model"));
+        reply.model = std::move(fields->model);
         reply.request_id = first_header(headers, {"x-request-id", "x-generation-id"});
-        if (const auto* usage = get_object(response, "usage")) reply.usage = parse_usage(*usage);
-        std::string raw;
-        bool refused = false;
-        const auto* choices = get_array(response, "choices");
-        const auto* choice = choices && !choices->empty() ? choices->front().if_object() : nullptr;
-        if (!choice) {
-            Diagnostics diag;
-            diag.provider = std::string(provider_name);
-            throw CommandError(ErrorKind::protocol,
-                               std::string(provider_name) + " reply has no choices: " + snippet(body), std::move(diag));
-        }
-        raw = std::string(get_string(*choice, "finish_reason"));
-        if (const auto* message = get_object(*choice, "message")) {
-            reply.text = std::string(get_string(*message, "content"));
-            refused = !get_string(*message, "refusal").empty();
-            if (const auto* calls = get_array(*message, "tool_calls")) {
-                for (const auto& call_value : *calls) {
-                    const auto* call = call_value.if_object();
-                    if (!call) continue;
-                    ToolCall tool_call;
-                    tool_call.id = std::string(get_string(*call, "id"));
-                    if (const auto* function = get_object(*call, "function")) {
-                        tool_call.name = std::string(get_string(*function, "name"));
-                        tool_call.arguments = arguments_text(*function);
-                    }
-                    reply.tool_calls.push_back(std::move(tool_call));
-                }
-            }
-        }
+        if (fields->usage) reply.usage = *fields->usage;
+        reply.text = std::move(fields->text);
+        reply.tool_calls = std::move(fields->tool_calls);
         ensure_call_ids(reply.tool_calls);
-        set_finish(reply, std::move(raw), refused);
+        set_finish(reply, std::move(fields->finish_reason), fields->refused);
         return reply;
     }
 

@@ -4,10 +4,17 @@
 #include "providers/adapter.hpp"
 
 #include <memory>
+#include <string_view>
 
 namespace alloy::providers {
 
 /// The OpenAI Chat Completions adapter for `endpoint` (also used for OpenAI-compatible servers).
 std::unique_ptr<Adapter> make_openai_chat_adapter(Endpoint endpoint);
+
+namespace detail {
+/// Reads a non-streamed reply through a JSON tree: what the adapter falls back to for bodies its
+/// one-pass scan declines (errors, odd shapes). Exposed so tests can hold the scan to it.
+ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view body);
+}  // namespace detail
 
 }  // namespace alloy::providers

@@ -1,4 +1,6 @@
+#include "providers/common.hpp"
 #include "providers/openai_chat.hpp"
+#include "providers/openai_chat_scan.hpp"
 #include "support/provider_fixtures.hpp"
 
 #include <catch2/catch.hpp>
@@ -210,4 +212,118 @@ TEST_CASE("chat: error bodies from OpenAI and compatible servers", "[providers]"
     const auto plain = a->parse_error(500, {}, R"({"error":"model crashed"})");
     CHECK(plain.message == "model crashed");
     CHECK(plain.retryable);
+}
+
+namespace {
+
+// The outcome of reading a reply body: the fields, or the error it raised.
+struct ReplyOutcome {
+    std::optional<ModelReply> reply;
+    std::string error;
+    ErrorKind kind = ErrorKind::protocol;
+};
+
+template <class Read>
+ReplyOutcome outcome_of(Read read) {
+    try {
+        return {read(), {}, {}};
+    } catch (const CommandError& e) {
+        return {std::nullopt, e.what(), e.kind()};
+    }
+}
+
+void check_same(const ReplyOutcome& fast, const ReplyOutcome& tree) {
+    REQUIRE(fast.reply.has_value() == tree.reply.has_value());
+    if (!tree.reply) {
+        CHECK(fast.error == tree.error);
+        CHECK(fast.kind == tree.kind);
+        return;
+    }
+    const ModelReply& a = *fast.reply;
+    const ModelReply& b = *tree.reply;
+    CHECK(a.text == b.text);
+    CHECK(a.model == b.model);
+    CHECK(a.request_id == b.request_id);
+    CHECK(a.finish == b.finish);
+    CHECK(a.raw_finish_reason == b.raw_finish_reason);
+    CHECK(a.usage.input_tokens == b.usage.input_tokens);
+    CHECK(a.usage.output_tokens == b.usage.output_tokens);
+    CHECK(a.usage.cached_tokens == b.usage.cached_tokens);
+    CHECK(a.usage.reasoning_tokens == b.usage.reasoning_tokens);
+    REQUIRE(a.tool_calls.size() == b.tool_calls.size());
+    for (std::size_t i = 0; i < a.tool_calls.size(); ++i) {
+        const ToolCall& x = a.tool_calls[i];
+        const ToolCall& y = b.tool_calls[i];
+        CHECK(x.name == y.name);
+        CHECK(x.arguments == y.arguments);
+        CHECK(providers::detail::has_synthetic_id(x) == providers::detail::has_synthetic_id(y));
+        if (!providers::detail::has_synthetic_id(y)) CHECK(x.id == y.id);  // invented ids are random on each path
+        CHECK_FALSE(x.id.empty());
+    }
+}
+
+std::string nested(int depth) {
+    return std::string(static_cast<std::size_t>(depth), '[') + std::string(static_cast<std::size_t>(depth), ']');
+}
+
+}  // namespace
+
+TEST_CASE("chat: the one-pass reply scan reads every body as the JSON tree does", "[providers]") {
+    const std::string long_text = [] {
+        std::string t;
+        for (int i = 0; i < 2000; ++i) t += "line\\n \\\"q\\\" \\u00e9 ";  // escapes force the parser to deliver parts
+        return t;
+    }();
+    struct Body {
+        std::string text;
+        bool scanned;  ///< the scan reads it itself (false: it declines and the tree reads it)
+    };
+    const std::vector<Body> bodies = {
+        // ordinary replies
+        {R"({"id":"c","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi","refusal":null},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":7,"total_tokens":57,"prompt_tokens_details":{"cached_tokens":32},"completion_tokens_details":{"reasoning_tokens":3}}})", true},
+        {R"({"choices":[{"message":{"content":null,"tool_calls":[{"id":"a","type":"function","function":{"name":"add","arguments":"{\"a\":1}"}},{"id":"b","function":{"name":"w","arguments":"{}"}}]},"finish_reason":"tool_calls"}]})", true},
+        {R"({"choices":[{"message":{"content":"{\"sum\":5,\"s\":\"\u00e9\ud83d\ude00\"}"},"finish_reason":"stop"}]})", true},
+        {R"({"choices":[{"message":{"content":")" + long_text + R"("},"finish_reason":"length"}],"model":"m2"})", true},
+        {R"({"choices":[{"message":{"con\u0074ent":"escaped key"},"finish_reason":"stop"}]})", true},
+        {R"({"choices":[{"message":{"content":null,"refusal":"No."},"finish_reason":"stop"}]})", true},
+        {R"({"choices":[{"message":{"content":"x","refusal":true},"finish_reason":"content_filter"}]})", true},
+        // odd but readable shapes
+        {R"({"model":5,"choices":[{"message":{"content":["a"],"tool_calls":[1,"x",null,[{"id":"no"}],{"function":{"name":"n","arguments":null}},{"id":7}]},"finish_reason":9}]})", true},
+        {R"({"choices":[{"message":"text"},{"message":{"content":"second choice"}}],"usage":"none"})", true},
+        {R"({"choices":[{"message":{"content":"a"}},7,[1]],"usage":{"prompt_tokens":1.9,"completion_tokens":18446744073709551615,"prompt_tokens_details":3,"completion_tokens_details":{"reasoning_tokens":"4"}}})", true},
+        {R"({"x":{"model":"inner","choices":[],"error":1,"content":"no"},"choices":[{"message":{"content":"ok","x":{"content":"no"}}}],"y":)" + nested(25) + "}", true},
+        {R"({"choices":[{"message":{"content":"a","tool_calls":[{"id":"dup","function":{"name":"a","arguments":""}},{"id":"dup","function":{"name":"b"}}]}}]})", true},
+        // bodies the scan leaves to the tree
+        {R"({"choices":[{"message":{"content":"","tool_calls":[{"type":"function","function":{"name":"add","arguments":{"a":1,"b":2}}}]},"finish_reason":"stop"}]})", false},
+        {R"({"choices":[{"message":{"tool_calls":[{"id":"c","function":{"name":"f","arguments":12}}]}}]})", false},
+        {R"({"choices":[{"message":{"tool_calls":[{"id":"c","function":{"name":"f","arguments":[1]}}]}}]})", false},
+        {R"({"choices":[{"message":{"tool_calls":[{"id":"c","function":{"name":"f","arguments":false}}]}}]})", false},
+        {R"({"choices":[{"message":{"content":"first","content":"last"}}]})", false},
+        {R"({"choices":[{"message":{"content":"first"},"message":{"refusal":"r"}}]})", false},
+        {R"({"usage":{"prompt_tokens":1},"usage":{"completion_tokens":2},"choices":[{"message":{"content":"u"}}]})", false},
+        {R"({"choices":[{"message":{"content":"a"}}],"choices":[{"message":{"content":"b"}}]})", false},
+        {R"({"error":{"message":"overloaded","type":"server_error","code":503}})", false},
+        {R"({"choices":[{"message":{"content":"a"}}],"error":null})", false},
+        {R"({"choices":[]})", false},
+        {R"({"choices":[1,{"message":{"content":"a"}}]})", false},
+        {R"({"choices":[[{"message":{"content":"a"}}]]})", false},
+        {R"({"choices":{"message":{"content":"a"}}})", false},
+        {R"({"model":"m"})", false},
+        {R"({})", false},
+        {R"([{"choices":[]}])", false},
+        {R"("text")", false},
+        {R"({"choices":[{"message":{"content":"a"}}]} trailing)", false},
+        {R"({"choices":[{"message":{"content":"a"}})", false},
+        {"", false},
+        {"{\"choices\":[{\"message\":{\"content\":\"bad \xff utf8\"}}]}", false},
+        {R"({"choices":[{"message":{"content":"a"}}],"deep":)" + nested(40) + "}", false},
+    };
+    const auto a = adapter();
+    const http::Headers headers = headers_of({{"x-request-id", "req_9"}});
+    for (const auto& body : bodies) {
+        INFO(body.text.substr(0, 200));
+        CHECK(providers::detail::scan_chat_reply(body.text).has_value() == body.scanned);
+        check_same(outcome_of([&] { return a->parse_reply(headers, body.text); }),
+                   outcome_of([&] { return providers::detail::parse_chat_reply_tree(headers, body.text); }));
+    }
 }
