@@ -9,7 +9,6 @@
 namespace alloy::providers {
 namespace {
 
-using boost::json::array;
 using boost::json::object;
 using namespace detail;
 
