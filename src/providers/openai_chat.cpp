@@ -259,7 +259,7 @@ private:
 
 namespace detail {
 
-ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view body) {
+ChatReplyFields read_chat_reply_tree(const http::Headers& headers, std::string_view body) {
     ReplyArena arena;
     const object response = parse_object(body, provider_name, "a response body", arena.storage());
     if (response.contains("error")) {
@@ -268,12 +268,6 @@ ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view 
         throw CommandError(ErrorKind::provider_status,
                            std::string(provider_name) + " returned an error: " + diag.message, std::move(diag));
     }
-    ModelReply reply;
-    reply.model = std::string(get_string(response, "model"));
-    reply.request_id = first_header(headers, {"x-request-id", "x-generation-id"});
-    if (const auto* usage = get_object(response, "usage")) reply.usage = parse_usage(*usage);
-    std::string raw;
-    bool refused = false;
     const auto* choices = get_array(response, "choices");
     const auto* choice = choices && !choices->empty() ? choices->front().if_object() : nullptr;
     if (!choice) {
@@ -282,10 +276,13 @@ ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view 
         throw CommandError(ErrorKind::protocol,
                            std::string(provider_name) + " reply has no choices: " + snippet(body), std::move(diag));
     }
-    raw = std::string(get_string(*choice, "finish_reason"));
+    ChatReplyFields fields;
+    fields.model = std::string(get_string(response, "model"));
+    if (const auto* usage = get_object(response, "usage")) fields.usage = parse_usage(*usage);
+    fields.finish_reason = std::string(get_string(*choice, "finish_reason"));
     if (const auto* message = get_object(*choice, "message")) {
-        reply.text = std::string(get_string(*message, "content"));
-        refused = !get_string(*message, "refusal").empty();
+        fields.text = std::string(get_string(*message, "content"));
+        fields.refused = !get_string(*message, "refusal").empty();
         if (const auto* calls = get_array(*message, "tool_calls")) {
             for (const auto& call_value : *calls) {
                 const auto* call = call_value.if_object();
@@ -296,13 +293,11 @@ ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view 
                     tool_call.name = std::string(get_string(*function, "name"));
                     tool_call.arguments = arguments_text(*function);
                 }
-                reply.tool_calls.push_back(std::move(tool_call));
+                fields.tool_calls.push_back(std::move(tool_call));
             }
         }
     }
-    ensure_call_ids(reply.tool_calls);
-    set_finish(reply, std::move(raw), refused);
-    return reply;
+    return fields;
 }
 
 }  // namespace detail
@@ -323,16 +318,16 @@ public:
 
     // Ordinary replies are read by the one-pass scan; anything else by the tree, which reports it.
     ModelReply parse_reply(const http::Headers& headers, std::string_view body) const override {
-        auto fields = scan_chat_reply(body);
-        if (!fields) return parse_chat_reply_tree(headers, body);
+        auto scanned = scan_chat_reply(body);
+        ChatReplyFields fields = scanned ? std::move(*scanned) : read_chat_reply_tree(headers, body);
         ModelReply reply;
-        reply.model = std::move(fields->model);
+        reply.model = std::move(fields.model);
         reply.request_id = first_header(headers, {"x-request-id", "x-generation-id"});
-        if (fields->usage) reply.usage = *fields->usage;
-        reply.text = std::move(fields->text);
-        reply.tool_calls = std::move(fields->tool_calls);
+        if (fields.usage) reply.usage = *fields.usage;
+        reply.text = std::move(fields.text);
+        reply.tool_calls = std::move(fields.tool_calls);
         ensure_call_ids(reply.tool_calls);
-        set_finish(reply, std::move(fields->finish_reason), fields->refused);
+        set_finish(reply, std::move(fields.finish_reason), fields.refused);
         return reply;
     }
 

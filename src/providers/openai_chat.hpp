@@ -2,6 +2,7 @@
 #pragma once
 
 #include "providers/adapter.hpp"
+#include "providers/openai_chat_scan.hpp"
 
 #include <memory>
 #include <string_view>
@@ -13,8 +14,9 @@ std::unique_ptr<Adapter> make_openai_chat_adapter(Endpoint endpoint);
 
 namespace detail {
 /// Reads a non-streamed reply through a JSON tree: what the adapter falls back to for bodies its
-/// one-pass scan declines (errors, odd shapes). Exposed so tests can hold the scan to it.
-ModelReply parse_chat_reply_tree(const http::Headers& headers, std::string_view body);
+/// one-pass scan declines. Throws CommandError for an `error` member (provider_status), invalid JSON or
+/// a reply without a first choice (protocol). Exposed so tests can hold the scan to it.
+ChatReplyFields read_chat_reply_tree(const http::Headers& headers, std::string_view body);
 }  // namespace detail
 
 }  // namespace alloy::providers

@@ -7,10 +7,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace alloy::providers::detail {
 
-/// What a non-streamed Chat Completions reply carries for the adapter.
+/// What a non-streamed Chat Completions reply carries for the adapter (which turns it into a
+/// ModelReply: request id, call ids, normalised finish reason).
 struct ChatReplyFields {
     std::string model;
     std::string text;            ///< choices[0].message.content
@@ -24,7 +26,7 @@ struct ChatReplyFields {
 /// std::nullopt whenever the body is anything but an ordinary reply: invalid JSON, not an object, an
 /// `error` member, no object as the first choice, a key of interest repeated, arguments that are not a
 /// string. The caller then parses the body into a tree, which reports those cases precisely; for
-/// every body it accepts, the result equals what the tree would give (tested on both paths).
+/// every body it accepts, the result equals what the tree reader gives (read_chat_reply_tree, tested).
 std::optional<ChatReplyFields> scan_chat_reply(std::string_view body);
 
 }  // namespace alloy::providers::detail
